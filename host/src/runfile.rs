@@ -1,0 +1,152 @@
+//! The versioned run file: one JSON document per benchmark or tuning run, with
+//! the environment it ran in and every measurement's summary and raw samples.
+//! Reports, figures and the ratchet are all computed from it.
+
+use serde::{Deserialize, Serialize};
+
+/// Bumped on any change a reader of an older file could misread.
+pub const RUN_SCHEMA_VERSION: u32 = 1;
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct RunFile {
+    pub schema_version: u32,
+    /// Suite name (`seed`, `fa2`, `cliff`, `gqa`, or a user suite), or `adhoc`.
+    pub suite: String,
+    /// RFC 3339 UTC time the run started.
+    pub created_utc: String,
+    pub env: Environment,
+    pub measurements: Vec<Measurement>,
+}
+
+/// Where a run happened: enough to refuse comparing runs that are not comparable.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Environment {
+    pub gpu_name: String,
+    /// `"9.0"` style.
+    pub compute_capability: String,
+    pub driver_version: String,
+    pub sm_count: u32,
+    pub l2_bytes: u64,
+    /// Rated SM clock (MHz) from the driver; the measured clock is per sample.
+    pub sm_clock_mhz: u32,
+    pub mem_clock_mhz: u32,
+    pub mem_bus_bits: u32,
+    /// `git describe --always --dirty` of tileattn at build time.
+    pub tileattn_commit: String,
+    /// Hash of all embedded PTX: two runs with the same hash ran the same kernels.
+    pub kernel_build: String,
+    pub torch_version: Option<String>,
+    /// Ceilings measured on this device by tileattn's own kernels.
+    pub ceilings: Option<Ceilings>,
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Ceilings {
+    /// Device-to-device copy, bytes read + written per second, GB/s.
+    pub copy_gbs: f64,
+    /// Dense tensor-core throughput of an `mma.sync` loop, TFLOP/s.
+    pub mma_tflops: f64,
+}
+
+/// The problem, without anything about how it is solved.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ProblemKey {
+    pub batch: u32,
+    pub heads_q: u32,
+    pub heads_kv: u32,
+    pub seqlen_q: u32,
+    pub seqlen_k: u32,
+    pub head_dim: u32,
+    /// `f16` or `bf16`.
+    pub dtype: String,
+    pub causal: bool,
+}
+
+/// L2 state each sample started from.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum CacheMode {
+    /// L2 flushed before every sample (the default).
+    Cold,
+    /// No flush: back-to-back samples, inputs may be resident in L2.
+    Hot,
+}
+
+/// Why sampling stopped.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// The CI of the median reached the requested relative half-width.
+    Converged,
+    /// The time budget ran out first.
+    Budget,
+    /// The maximum sample count was reached first.
+    MaxSamples,
+}
+
+/// Tukey-fence outlier counts (1.5 IQR mild, 3 IQR severe). Outliers are
+/// counted and kept, never dropped.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Outliers {
+    pub low_severe: u32,
+    pub low_mild: u32,
+    pub high_mild: u32,
+    pub high_severe: u32,
+}
+
+/// Statistics of one measurement's samples (milliseconds).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Summary {
+    pub n: u32,
+    pub median_ms: f64,
+    /// 95% (or the configured level) bootstrap CI of the median.
+    pub ci_low_ms: f64,
+    pub ci_high_ms: f64,
+    pub confidence: f64,
+    pub mean_ms: f64,
+    pub stddev_ms: f64,
+    pub min_ms: f64,
+    pub max_ms: f64,
+    pub outliers: Outliers,
+    pub stop: StopReason,
+}
+
+/// SM clock seen around the samples (the clock-probe kernel).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ClockCheck {
+    pub median_mhz: f64,
+    /// Samples whose clock was below 90% of the run's typical clock.
+    pub low_clock_samples: u32,
+}
+
+/// Output of a measured implementation compared against the f64 reference.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Correctness {
+    /// ‖out − ref‖ / ‖ref‖ (NaN if any output was NaN).
+    pub rel_l2_err: f64,
+    pub tolerance: f64,
+    pub passed: bool,
+}
+
+/// One implementation timed on one problem.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Measurement {
+    /// `tileattn`, `torch-flash`, `torch-cudnn`, `torch-efficient`, `torch-math`.
+    pub implementation: String,
+    /// Registry name of the tileattn variant timed (None for other implementations).
+    pub variant: Option<String>,
+    pub problem: ProblemKey,
+    pub mode: CacheMode,
+    pub summary: Summary,
+    pub samples_ms: Vec<f64>,
+    /// Exact floating-point operations (causal: unmasked score pairs only).
+    pub flops: f64,
+    /// Minimum bytes: Q, K, V read once, O and LSE written once.
+    pub bytes: f64,
+    pub tflops: f64,
+    pub gbs: f64,
+    /// The working set fits in L2: the numbers may describe the cache, not HBM.
+    pub cache_resident: bool,
+    pub clock: Option<ClockCheck>,
+    pub correctness: Option<Correctness>,
+}

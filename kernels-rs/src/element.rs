@@ -1,0 +1,63 @@
+//! The two 16-bit input types. Tensors hold raw `u16` bits; these marker
+//! types say how to read and write them and which `mma` form to use.
+
+use crate::prims;
+
+/// A 16-bit floating-point input type with f32 accumulation.
+pub trait Element: Copy + Send + Sync + 'static {
+    /// Short name used in entry points and reports (`f16`, `bf16`).
+    const NAME: &'static str;
+    fn to_f32(bits: u16) -> f32;
+    fn from_f32(x: f32) -> u16;
+    /// Two f32 rounded into one 32-bit register of two elements, `lo` low.
+    fn pack2(lo: f32, hi: f32) -> u32;
+    /// `mma.sync.m16n8k16` with this input type and f32 accumulation.
+    fn mma(a: [u32; 4], b: [u32; 2], c: [f32; 4]) -> [f32; 4];
+}
+
+/// IEEE binary16.
+#[derive(Clone, Copy, Debug)]
+pub struct F16;
+/// bfloat16.
+#[derive(Clone, Copy, Debug)]
+pub struct Bf16;
+
+impl Element for F16 {
+    const NAME: &'static str = "f16";
+    #[inline(always)]
+    fn to_f32(bits: u16) -> f32 {
+        prims::f16_to_f32(bits)
+    }
+    #[inline(always)]
+    fn from_f32(x: f32) -> u16 {
+        prims::f32_to_f16(x)
+    }
+    #[inline(always)]
+    fn pack2(lo: f32, hi: f32) -> u32 {
+        prims::pack_f16x2(lo, hi)
+    }
+    #[inline(always)]
+    fn mma(a: [u32; 4], b: [u32; 2], c: [f32; 4]) -> [f32; 4] {
+        prims::mma_f16_m16n8k16(a, b, c)
+    }
+}
+
+impl Element for Bf16 {
+    const NAME: &'static str = "bf16";
+    #[inline(always)]
+    fn to_f32(bits: u16) -> f32 {
+        prims::bf16_to_f32(bits)
+    }
+    #[inline(always)]
+    fn from_f32(x: f32) -> u16 {
+        prims::f32_to_bf16(x)
+    }
+    #[inline(always)]
+    fn pack2(lo: f32, hi: f32) -> u32 {
+        prims::pack_bf16x2(lo, hi)
+    }
+    #[inline(always)]
+    fn mma(a: [u32; 4], b: [u32; 2], c: [f32; 4]) -> [f32; 4] {
+        prims::mma_bf16_m16n8k16(a, b, c)
+    }
+}
