@@ -1,13 +1,18 @@
 //! tileattn's host library.
 //!
 //! Each module has one concern:
-//! - problem and data: [`dtype`], [`problem`], [`tensor`], [`metrics`];
-//! - correctness: [`reference`] (f64), [`emulate`] (kernels on the CPU emulator), [`check`];
-//! - the GPU: [`device`] (cudarc), [`registry`] (variant descriptions), [`ptxas`];
-//! - measurement: [`stats`] (bootstrap, outliers, adaptive stopping), [`cache`] (tuning cache);
-//! - results: [`runfile`] (versioned run JSON), [`report`] (Markdown), [`plot`] (SVG), [`ratchet`].
+//! - problem and data: [`problem`], [`tensor`];
+//! - correctness: [`reference`] (f64), [`emulate`] (kernels on the CPU emulator);
+//! - launching: [`launch`] (checks and parameters shared by GPU and emulator), [`registry`];
+//! - results: [`runfile`] (versioned run JSON).
 
+pub mod emulate;
 pub mod error;
+pub mod launch;
+pub mod problem;
+pub mod reference;
+pub mod registry;
 pub mod runfile;
+pub mod tensor;
 
 pub use error::{Error, Result};

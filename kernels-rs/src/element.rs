@@ -3,6 +3,29 @@
 
 use crate::prims;
 
+/// The input dtype as a value (registry, CLI, reports).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DType {
+    F16,
+    Bf16,
+}
+
+impl DType {
+    pub const ALL: [DType; 2] = [DType::F16, DType::Bf16];
+
+    /// The name used in entry points, files and on the command line.
+    pub const fn name(self) -> &'static str {
+        match self {
+            DType::F16 => "f16",
+            DType::Bf16 => "bf16",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<DType> {
+        DType::ALL.into_iter().find(|d| d.name() == s)
+    }
+}
+
 /// A 16-bit floating-point input type with f32 accumulation.
 pub trait Element: Copy + Send + Sync + 'static {
     /// Short name used in entry points and reports (`f16`, `bf16`).

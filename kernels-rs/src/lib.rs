@@ -30,6 +30,6 @@ pub mod prims;
 pub mod tile;
 pub mod v0;
 
-pub use element::{Bf16, Element, F16};
+pub use element::{Bf16, DType, Element, F16};
 pub use params::{AttnParams, Strides};
-pub use tile::{Family, TileConfig};
+pub use tile::{Arch, Family, Rule, TileConfig};

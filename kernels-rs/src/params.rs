@@ -51,6 +51,8 @@ impl AttnParams {
     /// Query heads that share one KV head (1 for MHA, `heads_q` for MQA).
     #[inline(always)]
     pub fn gqa_group(&self) -> u32 {
-        self.heads_q / self.heads_kv
+        // `max(1)` lets the compiler drop the division-by-zero panic path;
+        // the host rejects heads_kv = 0 before any launch.
+        self.heads_q / self.heads_kv.max(1)
     }
 }

@@ -1,0 +1,70 @@
+//! What every launch checks and builds, whether it runs on the GPU or on the
+//! CPU emulator: the problem against the variant and the tensors, and the
+//! `AttnParams` the kernel receives.
+
+use tileattn_kernels::{AttnParams, Strides};
+
+use crate::problem::Problem;
+use crate::registry::Variant;
+use crate::{Error, Result};
+
+/// Shape, dtype and strides of one tensor argument, wherever its data lives.
+#[derive(Clone, Copy, Debug)]
+pub struct TensorDesc {
+    pub dtype: tileattn_kernels::DType,
+    /// `[batch, seq, heads, dim]`.
+    pub shape: [u32; 4],
+    pub strides: Strides,
+}
+
+/// Check a launch before it happens: the problem is valid, the variant computes
+/// it, and each tensor has the problem's shape and dtype.
+pub fn check(variant: &Variant, p: &Problem, q: &TensorDesc, k: &TensorDesc, v: &TensorDesc, o: &TensorDesc) -> Result<()> {
+    p.validate()?;
+    if !variant.serves(p) {
+        return Err(Error::Invalid(format!(
+            "variant {} computes {} d={} {}, not the problem {p}",
+            variant.name,
+            variant.dtype.name(),
+            variant.tile.head_dim,
+            if variant.causal { "causal" } else { "non-causal" }
+        )));
+    }
+    let want_q = [p.batch, p.seqlen_q, p.heads_q, p.head_dim];
+    let want_kv = [p.batch, p.seqlen_k, p.heads_kv, p.head_dim];
+    for (name, t, want) in [("q", q, want_q), ("k", k, want_kv), ("v", v, want_kv), ("o", o, want_q)] {
+        if t.dtype != p.dtype {
+            return Err(Error::Invalid(format!("{name} is {}, the problem is {}", t.dtype.name(), p.dtype.name())));
+        }
+        if t.shape != want {
+            return Err(Error::Invalid(format!("{name} has shape {:?} [B,S,H,D], expected {want:?}", t.shape)));
+        }
+    }
+    Ok(())
+}
+
+/// The kernel parameters for tensors at the given addresses.
+pub fn params(p: &Problem, addr: [u64; 5], q: &TensorDesc, k: &TensorDesc, v: &TensorDesc, o: &TensorDesc) -> AttnParams {
+    AttnParams {
+        q: addr[0],
+        k: addr[1],
+        v: addr[2],
+        o: addr[3],
+        lse: addr[4],
+        q_strides: q.strides,
+        k_strides: k.strides,
+        v_strides: v.strides,
+        o_strides: o.strides,
+        batch: p.batch,
+        heads_q: p.heads_q,
+        heads_kv: p.heads_kv,
+        seqlen_q: p.seqlen_q,
+        seqlen_k: p.seqlen_k,
+        softmax_scale: p.softmax_scale,
+    }
+}
+
+/// Elements of the LSE output, `[batch, heads_q, seqlen_q]`.
+pub fn lse_len(p: &Problem) -> usize {
+    p.batch as usize * p.heads_q as usize * p.seqlen_q as usize
+}
