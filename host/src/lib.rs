@@ -2,14 +2,18 @@
 //!
 //! Each module has one concern:
 //! - problem and data: [`problem`], [`tensor`];
-//! - correctness: [`reference`] (f64), [`emulate`] (kernels on the CPU emulator);
+//! - correctness: [`reference`] (f64), [`emulate`] (kernels on the CPU emulator), [`check`] (random sweeps);
+//! - the GPU: [`device`] (cudarc), [`ptxas`] (resource reports);
 //! - launching: [`launch`] (checks and parameters shared by GPU and emulator), [`registry`];
 //! - results: [`runfile`] (versioned run JSON).
 
+pub mod check;
+pub mod device;
 pub mod emulate;
 pub mod error;
 pub mod launch;
 pub mod problem;
+pub mod ptxas;
 pub mod reference;
 pub mod registry;
 pub mod runfile;

@@ -1,0 +1,119 @@
+//! `ptxas` resource reports: registers, stack, spills of every entry point,
+//! read without a GPU (ptxas ships in the PyPI wheel `nvidia-cuda-nvcc-cu12`).
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::{Error, Result};
+
+/// What ptxas says about one entry point for one arch.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Resources {
+    pub entry: String,
+    pub arch: String,
+    pub registers: u32,
+    pub stack_bytes: u32,
+    pub spill_store_bytes: u32,
+    pub spill_load_bytes: u32,
+    /// Static shared memory only; the kernels' dynamic shared memory is the variant's `smem_bytes`.
+    pub static_smem_bytes: u32,
+}
+
+/// Find ptxas: `$TILEATTN_PTXAS`, `ptxas` on PATH, or the `nvidia-cuda-nvcc-cu12` wheel of `python3`.
+pub fn find() -> Result<PathBuf> {
+    if let Some(p) = std::env::var_os("TILEATTN_PTXAS") {
+        return Ok(PathBuf::from(p));
+    }
+    if Command::new("ptxas").arg("--version").output().is_ok_and(|o| o.status.success()) {
+        return Ok(PathBuf::from("ptxas"));
+    }
+    let probe = "import os, nvidia.cuda_nvcc as m; print(os.path.join(list(m.__path__)[0], 'bin', 'ptxas'))";
+    if let Ok(o) = Command::new("python3").args(["-c", probe]).output() {
+        let p = PathBuf::from(String::from_utf8_lossy(&o.stdout).trim());
+        if o.status.success() && p.is_file() {
+            return Ok(p);
+        }
+    }
+    Err(Error::Tool {
+        tool: "ptxas".into(),
+        message: "not found: install it with `pip install nvidia-cuda-nvcc-cu12` (or set TILEATTN_PTXAS)".into(),
+    })
+}
+
+/// Assemble `ptx` for `arch` (e.g. `sm_90`) and parse the `-v` report.
+pub fn assemble(ptx: &str, arch: &str) -> Result<Vec<Resources>> {
+    let ptxas = find()?;
+    let dir = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
+    let input = dir.path().join("in.ptx");
+    std::fs::write(&input, ptx).map_err(|e| Error::io(&input, e))?;
+    let out = Command::new(&ptxas)
+        .arg(format!("-arch={arch}"))
+        .arg("-v")
+        .arg(&input)
+        .arg("-o")
+        .arg(dir.path().join("out.cubin"))
+        .output()
+        .map_err(|e| Error::Tool { tool: "ptxas".into(), message: format!("{}: {e}", ptxas.display()) })?;
+    let log = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() {
+        return Err(Error::Tool { tool: "ptxas".into(), message: format!("assembling for {arch} failed:\n{log}") });
+    }
+    Ok(parse_report(&log, arch))
+}
+
+/// Parse `ptxas -v` output (one "Compiling entry function" block per entry).
+pub fn parse_report(log: &str, arch: &str) -> Vec<Resources> {
+    let mut all: Vec<Resources> = Vec::new();
+    let num_before = |line: &str, unit: &str| -> Option<u32> {
+        let i = line.find(unit)?;
+        line[..i].split_whitespace().last()?.parse().ok()
+    };
+    for line in log.lines() {
+        if let Some(rest) = line.split("Compiling entry function '").nth(1) {
+            let entry = rest.split('\'').next().unwrap_or_default().to_string();
+            all.push(Resources {
+                entry,
+                arch: arch.into(),
+                registers: 0,
+                stack_bytes: 0,
+                spill_store_bytes: 0,
+                spill_load_bytes: 0,
+                static_smem_bytes: 0,
+            });
+            continue;
+        }
+        let Some(r) = all.last_mut() else { continue };
+        if line.contains("bytes stack frame") {
+            r.stack_bytes = num_before(line, "bytes stack frame").unwrap_or(0);
+            r.spill_store_bytes = num_before(line, "bytes spill stores").unwrap_or(0);
+            r.spill_load_bytes = num_before(line, "bytes spill loads").unwrap_or(0);
+        }
+        if line.contains("Used") && line.contains("registers") {
+            r.registers = num_before(line, "registers").unwrap_or(0);
+            r.static_smem_bytes = num_before(line, "bytes smem").unwrap_or(0);
+        }
+    }
+    all
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_ptxas_report() {
+        let log = "ptxas info    : 0 bytes gmem\n\
+                   ptxas info    : Compiling entry function 'k1' for 'sm_90'\n\
+                   ptxas info    : Function properties for k1\n    \
+                   512 bytes stack frame, 8 bytes spill stores, 4 bytes spill loads\n\
+                   ptxas info    : Used 168 registers, used 1 barriers, 16 bytes smem\n\
+                   ptxas info    : Compiling entry function 'k2' for 'sm_90'\n\
+                   ptxas info    : Function properties for k2\n    \
+                   0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads\n\
+                   ptxas info    : Used 40 registers, used 1 barriers\n";
+        let r = parse_report(log, "sm_90");
+        assert_eq!(r.len(), 2);
+        assert_eq!((r[0].entry.as_str(), r[0].registers, r[0].stack_bytes, r[0].spill_store_bytes, r[0].spill_load_bytes, r[0].static_smem_bytes), ("k1", 168, 512, 8, 4, 16));
+        assert_eq!((r[1].entry.as_str(), r[1].registers, r[1].spill_store_bytes), ("k2", 40, 0));
+    }
+}

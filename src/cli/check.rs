@@ -1,0 +1,89 @@
+//! `tileattn check`: the random-shape correctness sweep, every variant or one.
+
+use std::process::ExitCode;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use tileattn::host::check::{self, CaseSpace, Executor};
+use tileattn::host::Error;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Random cases per variant.
+    #[arg(long, default_value_t = 20)]
+    cases: u32,
+    /// Run on the CPU emulator even if a GPU is present.
+    #[arg(long)]
+    emulate: bool,
+    /// Check only this variant (see `tileattn variants`).
+    #[arg(long)]
+    variant: Option<String>,
+    /// Largest seqlen drawn (default: 1024 on the GPU, 300 on the emulator).
+    #[arg(long)]
+    max_seqlen: Option<u32>,
+    /// Seed of the case generator (printed, so a failure can be replayed).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Machine-readable output.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args) -> tileattn::host::Result<ExitCode> {
+    let reg = tileattn::registry();
+    let variants: Vec<_> = match &args.variant {
+        Some(name) => vec![reg.find(name).ok_or_else(|| Error::Invalid(format!("no variant `{name}` (see `tileattn variants`)")))?],
+        None => reg.variants.iter().collect(),
+    };
+    let device = if args.emulate {
+        None
+    } else {
+        match super::open_device() {
+            Ok(d) => Some(d),
+            Err(Error::NoDevice(why)) => {
+                eprintln!("tileattn: no GPU ({why}); checking on the CPU emulator");
+                None
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    let exec = device.as_ref().map_or(Executor::Emulator, Executor::Gpu);
+    let max_seqlen = args.max_seqlen.unwrap_or(if device.is_some() { 1024 } else { 300 });
+    if max_seqlen == 0 {
+        return Err(Error::Invalid("--max-seqlen must be at least 1".into()));
+    }
+    let seed = args.seed.unwrap_or_else(rand::random);
+    eprintln!("checking {} variant(s) × {} cases on the {} (seed {seed}, seqlen ≤ {max_seqlen})", variants.len(), args.cases, exec.name());
+
+    let bar = ProgressBar::new(variants.len() as u64 * args.cases as u64);
+    bar.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} cases, {elapsed} elapsed, ETA {eta}  {msg}").unwrap_or_else(|_| ProgressStyle::default_bar()));
+    let mut summaries = Vec::new();
+    for (i, v) in variants.iter().enumerate() {
+        bar.set_message(v.name);
+        summaries.push(check::sweep_variant(&exec, v, args.cases, CaseSpace { max_seqlen }, seed.wrapping_add(i as u64), || bar.inc(1)));
+    }
+    bar.finish_and_clear();
+
+    let failed: u32 = summaries.iter().map(|s| s.cases - s.passed).sum();
+    if args.json {
+        super::print_json(&serde_json::json!({ "executor": exec.name(), "seed": seed, "max_seqlen": max_seqlen, "variants": summaries }))?;
+    } else {
+        println!("{:<48} {:>7} {:>12} {:>12}", "variant", "passed", "worst rel L2", "worst LSE");
+        for s in &summaries {
+            println!("{:<48} {:>3}/{:<3} {:>12.3e} {:>12.3e}", s.variant, s.passed, s.cases, s.worst_rel_l2, s.worst_lse_abs);
+            for f in &s.failures {
+                println!(
+                    "    FAIL {} ({} inputs, seed {}): rel L2 {:.3e}, LSE {:.3e}{}",
+                    f.problem,
+                    f.input_layout,
+                    f.seed,
+                    f.rel_l2,
+                    f.lse_max_abs,
+                    f.error.as_deref().map(|e| format!(", error: {e}")).unwrap_or_default()
+                );
+            }
+        }
+        let total: u32 = summaries.iter().map(|s| s.cases).sum();
+        println!("{} passed, {} failed ({}, seed {seed})", total - failed, failed, exec.name());
+    }
+    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(super::EXIT_FAILED) })
+}
