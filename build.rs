@@ -43,13 +43,20 @@ fn main() {
 fn build() -> Result<(), String> {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").map_err(|e| e.to_string())?);
     let out = PathBuf::from(std::env::var("OUT_DIR").map_err(|e| e.to_string())?);
-    for path in ["tiles.toml", "kernels-rs/src", "kernels-rs/Cargo.toml", "build", "build.rs"] {
+    for path in [
+        "tiles.toml",
+        "kernels-rs/src",
+        "kernels-rs/Cargo.toml",
+        "build",
+        "build.rs",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(path).display());
     }
     toolchain::emit_commit(&root);
 
     let tiles_path = root.join("tiles.toml");
-    let text = std::fs::read_to_string(&tiles_path).map_err(|e| format!("{}: {e}", tiles_path.display()))?;
+    let text = std::fs::read_to_string(&tiles_path)
+        .map_err(|e| format!("{}: {e}", tiles_path.display()))?;
     let expansion = tilespec::expand(&text).map_err(|e| e.to_string())?;
     for d in &expansion.dropped {
         println!("cargo:warning={d}");
@@ -58,10 +65,19 @@ fn build() -> Result<(), String> {
     let tools = toolchain::check()?;
     let mut modules = Vec::new();
     for &arch in &expansion.archs {
-        let in_arch: Vec<_> = expansion.variants.iter().filter(|v| v.archs.contains(&arch)).collect();
+        let in_arch: Vec<_> = expansion
+            .variants
+            .iter()
+            .filter(|v| v.archs.contains(&arch))
+            .collect();
         let crate_dir = out.join(format!("entries-{}", arch.name()));
         entries::write_entry_crate(&crate_dir, &root.join("kernels-rs"), &in_arch)?;
-        let ptx = ptx_build::compile(&crate_dir, &out.join(format!("ptx-target-{}", arch.name())), arch, &tools)?;
+        let ptx = ptx_build::compile(
+            &crate_dir,
+            &out.join(format!("ptx-target-{}", arch.name())),
+            arch,
+            &tools,
+        )?;
         let ptx_path = out.join(format!("tileattn-{}.ptx", arch.name()));
         std::fs::copy(&ptx, &ptx_path).map_err(|e| format!("copy {}: {e}", ptx.display()))?;
         modules.push((arch, ptx_path));

@@ -17,13 +17,30 @@ fn ptx_feature(arch: Arch) -> &'static str {
     }
 }
 
-pub fn compile(crate_dir: &Path, target_dir: &Path, arch: Arch, tools: &Tools) -> Result<PathBuf, String> {
+pub fn compile(
+    crate_dir: &Path,
+    target_dir: &Path,
+    arch: Arch,
+    tools: &Tools,
+) -> Result<PathBuf, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let me = std::env::current_exe().map_err(|e| format!("build script path: {e}"))?;
-    let rustflags = format!("-C target-cpu={} -C target-feature={} -C linker={}", arch.name(), ptx_feature(arch), me.display());
+    let rustflags = format!(
+        "-C target-cpu={} -C target-feature={} -C linker={}",
+        arch.name(),
+        ptx_feature(arch),
+        me.display()
+    );
     let mut cmd = Command::new(cargo);
     cmd.current_dir(crate_dir)
-        .args(["build", "--release", "--target", "nvptx64-nvidia-cuda", "-Zbuild-std=core", "--target-dir"])
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "nvptx64-nvidia-cuda",
+            "-Zbuild-std=core",
+            "--target-dir",
+        ])
         .arg(target_dir)
         // The outer build's flags and target must not leak into the device build.
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
@@ -34,7 +51,9 @@ pub fn compile(crate_dir: &Path, target_dir: &Path, arch: Arch, tools: &Tools) -
         .env("RUSTFLAGS", rustflags)
         .env(LINKER_MODE_ENV, "1")
         .env(LLVM_BIN_ENV, &tools.llvm_bin);
-    let output = cmd.output().map_err(|e| format!("running cargo for the {} PTX build: {e}", arch.name()))?;
+    let output = cmd
+        .output()
+        .map_err(|e| format!("running cargo for the {} PTX build: {e}", arch.name()))?;
     if !output.status.success() {
         return Err(format!(
             "the {} PTX build failed:\n{}",
@@ -46,6 +65,10 @@ pub fn compile(crate_dir: &Path, target_dir: &Path, arch: Arch, tools: &Tools) -
     if ptx.is_file() {
         Ok(ptx)
     } else {
-        Err(format!("the {} PTX build succeeded but {} is missing", arch.name(), ptx.display()))
+        Err(format!(
+            "the {} PTX build succeeded but {} is missing",
+            arch.name(),
+            ptx.display()
+        ))
     }
 }

@@ -12,16 +12,23 @@ pub const LINKER_MODE_ENV: &str = "TILEATTN_PTX_LINKER";
 pub const LLVM_BIN_ENV: &str = "TILEATTN_LLVM_BIN";
 
 fn tool(bin: &Path, name: &str, args: &[&std::ffi::OsStr]) -> Result<(), String> {
-    let out = Command::new(bin.join(name)).args(args).output().map_err(|e| format!("{name}: {e}"))?;
+    let out = Command::new(bin.join(name))
+        .args(args)
+        .output()
+        .map_err(|e| format!("{name}: {e}"))?;
     if out.status.success() {
         Ok(())
     } else {
-        Err(format!("{name} failed: {}", String::from_utf8_lossy(&out.stderr)))
+        Err(format!(
+            "{name} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ))
     }
 }
 
 pub fn run(args: Vec<String>) -> Result<(), String> {
-    let bin = PathBuf::from(std::env::var(LLVM_BIN_ENV).map_err(|_| format!("{LLVM_BIN_ENV} not set"))?);
+    let bin =
+        PathBuf::from(std::env::var(LLVM_BIN_ENV).map_err(|_| format!("{LLVM_BIN_ENV} not set"))?);
     let (mut exports, mut objects, mut rlibs) = (Vec::new(), Vec::new(), Vec::new());
     let (mut out, mut cpu, mut features) = (None, String::from("sm_89"), String::new());
     let mut it = args.into_iter();
@@ -33,7 +40,9 @@ pub fn run(args: Vec<String>) -> Result<(), String> {
             "-L" | "--target" => {
                 it.next();
             }
-            _ if a.starts_with("--target-feature=") => features = a["--target-feature=".len()..].to_string(),
+            _ if a.starts_with("--target-feature=") => {
+                features = a["--target-feature=".len()..].to_string()
+            }
             _ if a.starts_with('-') => {}
             _ if a.ends_with(".rlib") => rlibs.push(a),
             _ => objects.push(a),
@@ -47,14 +56,26 @@ pub fn run(args: Vec<String>) -> Result<(), String> {
     let linked = work.join("linked.bc");
     let mut link_args: Vec<std::ffi::OsString> = objects.iter().map(Into::into).collect();
     link_args.extend(["-o".into(), linked.clone().into()]);
-    tool(&bin, "llvm-link", &link_args.iter().map(|s| s.as_os_str()).collect::<Vec<_>>())?;
+    tool(
+        &bin,
+        "llvm-link",
+        &link_args.iter().map(|s| s.as_os_str()).collect::<Vec<_>>(),
+    )?;
     // Pull in only what the entry points need from core & co.
     for (i, rlib) in rlibs.iter().enumerate() {
         let dir = work.join(format!("rlib{i}"));
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-        let out = Command::new(bin.join("llvm-ar")).arg("x").arg(rlib).current_dir(&dir).output().map_err(|e| e.to_string())?;
+        let out = Command::new(bin.join("llvm-ar"))
+            .arg("x")
+            .arg(rlib)
+            .current_dir(&dir)
+            .output()
+            .map_err(|e| e.to_string())?;
         if !out.status.success() {
-            return Err(format!("llvm-ar x {rlib}: {}", String::from_utf8_lossy(&out.stderr)));
+            return Err(format!(
+                "llvm-ar x {rlib}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
         }
         let mut members: Vec<PathBuf> = std::fs::read_dir(&dir)
             .map_err(|e| e.to_string())?
@@ -69,15 +90,40 @@ pub fn run(args: Vec<String>) -> Result<(), String> {
         let mut a: Vec<std::ffi::OsString> = vec!["--only-needed".into(), linked.clone().into()];
         a.extend(members.into_iter().map(Into::into));
         a.extend(["-o".into(), next.clone().into()]);
-        tool(&bin, "llvm-link", &a.iter().map(|s| s.as_os_str()).collect::<Vec<_>>())?;
+        tool(
+            &bin,
+            "llvm-link",
+            &a.iter().map(|s| s.as_os_str()).collect::<Vec<_>>(),
+        )?;
         std::fs::rename(&next, &linked).map_err(|e| e.to_string())?;
     }
     let optimized = work.join("opt.bc");
     let api = format!("--internalize-public-api-list={}", exports.join(","));
-    tool(&bin, "opt", &[api.as_ref(), "-passes=internalize,default<O3>".as_ref(), linked.as_os_str(), "-o".as_ref(), optimized.as_os_str()])?;
+    tool(
+        &bin,
+        "opt",
+        &[
+            api.as_ref(),
+            "-passes=internalize,default<O3>".as_ref(),
+            linked.as_os_str(),
+            "-o".as_ref(),
+            optimized.as_os_str(),
+        ],
+    )?;
     let mcpu = format!("-mcpu={cpu}");
     let mattr = format!("-mattr={features}");
-    tool(&bin, "llc", &["-O3".as_ref(), mcpu.as_ref(), mattr.as_ref(), optimized.as_os_str(), "-o".as_ref(), out.as_ref()])?;
+    tool(
+        &bin,
+        "llc",
+        &[
+            "-O3".as_ref(),
+            mcpu.as_ref(),
+            mattr.as_ref(),
+            optimized.as_os_str(),
+            "-o".as_ref(),
+            out.as_ref(),
+        ],
+    )?;
     let _ = std::fs::remove_dir_all(&work);
     Ok(())
 }

@@ -24,25 +24,51 @@ pub fn check() -> Result<Tools, String> {
         .output()
         .map_err(|e| format!("running {rustc}: {e}\n{}", install_hint()))?;
     let sysroot = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim());
-    let version = Command::new(&rustc).arg("-V").output().map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
+    let version = Command::new(&rustc)
+        .arg("-V")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
     if !version.contains("nightly") {
-        return Err(format!("rustc is `{}`, not a nightly: {}", version.trim(), install_hint()));
+        return Err(format!(
+            "rustc is `{}`, not a nightly: {}",
+            version.trim(),
+            install_hint()
+        ));
     }
     if !sysroot.join("lib/rustlib/src/rust/library/core").is_dir() {
-        return Err(format!("component rust-src is missing from {}: {}", sysroot.display(), install_hint()));
+        return Err(format!(
+            "component rust-src is missing from {}: {}",
+            sysroot.display(),
+            install_hint()
+        ));
     }
-    let llvm_bin = sysroot.join("lib/rustlib").join(host_triple(&rustc)).join("bin");
+    let llvm_bin = sysroot
+        .join("lib/rustlib")
+        .join(host_triple(&rustc))
+        .join("bin");
     for tool in ["llvm-link", "opt", "llc", "llvm-ar"] {
         if !llvm_bin.join(tool).is_file() {
-            return Err(format!("{} not found (component llvm-tools): {}", llvm_bin.join(tool).display(), install_hint()));
+            return Err(format!(
+                "{} not found (component llvm-tools): {}",
+                llvm_bin.join(tool).display(),
+                install_hint()
+            ));
         }
     }
     Ok(Tools { llvm_bin })
 }
 
 fn host_triple(rustc: &str) -> String {
-    let out = Command::new(rustc).arg("-vV").output().map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
-    out.lines().find_map(|l| l.strip_prefix("host: ")).unwrap_or("x86_64-unknown-linux-gnu").to_string()
+    let out = Command::new(rustc)
+        .arg("-vV")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    out.lines()
+        .find_map(|l| l.strip_prefix("host: "))
+        .unwrap_or("x86_64-unknown-linux-gnu")
+        .to_string()
 }
 
 /// `TILEATTN_COMMIT` for the binary: `git describe --always --dirty`, rerun when HEAD or the index moves.
@@ -56,7 +82,8 @@ pub fn emit_commit(root: &Path) {
             .filter(|o| o.status.success())
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
     };
-    let commit = git(&["describe", "--always", "--dirty", "--abbrev=12"]).unwrap_or_else(|| "unknown".into());
+    let commit = git(&["describe", "--always", "--dirty", "--abbrev=12"])
+        .unwrap_or_else(|| "unknown".into());
     println!("cargo:rustc-env=TILEATTN_COMMIT={commit}");
     if let Some(dir) = git(&["rev-parse", "--absolute-git-dir"]) {
         let dir = PathBuf::from(dir);

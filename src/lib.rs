@@ -18,7 +18,10 @@ mod generated {
 
 /// Every variant of this build (expanded from `tiles.toml`) and its PTX.
 pub fn registry() -> Registry {
-    Registry { variants: generated::VARIANTS, modules: generated::MODULES }
+    Registry {
+        variants: generated::VARIANTS,
+        modules: generated::MODULES,
+    }
 }
 
 /// `git describe` of the tree this binary was built from.

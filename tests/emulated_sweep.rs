@@ -29,19 +29,63 @@ struct Case {
 }
 
 fn cases() -> impl Strategy<Value = Case> {
-    (1u32..=3, prop::sample::select(HEADS.to_vec()), 1u32..=300, 1u32..=300, any::<bool>(), any::<u64>()).prop_map(
-        |(batch, heads, seqlen_q, seqlen_k, bhsd_inputs, seed)| Case { batch, heads, seqlen_q, seqlen_k, bhsd_inputs, seed },
+    (
+        1u32..=3,
+        prop::sample::select(HEADS.to_vec()),
+        1u32..=300,
+        1u32..=300,
+        any::<bool>(),
+        any::<u64>(),
     )
+        .prop_map(
+            |(batch, heads, seqlen_q, seqlen_k, bhsd_inputs, seed)| Case {
+                batch,
+                heads,
+                seqlen_q,
+                seqlen_k,
+                bhsd_inputs,
+                seed,
+            },
+        )
 }
 
 fn run_case(v: &Variant, c: &Case) -> Result<(), TestCaseError> {
-    let p = Problem::new(c.batch, c.heads.0, c.heads.1, c.seqlen_q, c.seqlen_k, v.tile.head_dim as u32, v.dtype, v.causal);
+    let p = Problem::new(
+        c.batch,
+        c.heads.0,
+        c.heads.1,
+        c.seqlen_q,
+        c.seqlen_k,
+        v.tile.head_dim as u32,
+        v.dtype,
+        v.causal,
+    );
     let mut rng = rand::rngs::StdRng::seed_from_u64(c.seed);
-    let layout = if c.bhsd_inputs { Layout::Bhsd } else { Layout::Bshd };
-    let q = Tensor::random(p.dtype, [p.batch, p.seqlen_q, p.heads_q, p.head_dim], layout, &mut rng);
-    let k = Tensor::random(p.dtype, [p.batch, p.seqlen_k, p.heads_kv, p.head_dim], layout, &mut rng);
-    let val = Tensor::random(p.dtype, [p.batch, p.seqlen_k, p.heads_kv, p.head_dim], layout, &mut rng);
-    let (o, lse) = emulate::run(v, &p, &q, &k, &val, Layout::Bshd).map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let layout = if c.bhsd_inputs {
+        Layout::Bhsd
+    } else {
+        Layout::Bshd
+    };
+    let q = Tensor::random(
+        p.dtype,
+        [p.batch, p.seqlen_q, p.heads_q, p.head_dim],
+        layout,
+        &mut rng,
+    );
+    let k = Tensor::random(
+        p.dtype,
+        [p.batch, p.seqlen_k, p.heads_kv, p.head_dim],
+        layout,
+        &mut rng,
+    );
+    let val = Tensor::random(
+        p.dtype,
+        [p.batch, p.seqlen_k, p.heads_kv, p.head_dim],
+        layout,
+        &mut rng,
+    );
+    let (o, lse) = emulate::run(v, &p, &q, &k, &val, Layout::Bshd)
+        .map_err(|e| TestCaseError::fail(e.to_string()))?;
     let cmp = reference::compare(&p, &reference::attention(&p, &q, &k, &val), &o, &lse);
     prop_assert!(
         cmp.passes(p.dtype),
@@ -56,11 +100,22 @@ fn run_case(v: &Variant, c: &Case) -> Result<(), TestCaseError> {
 }
 
 fn sweep(family: Family) {
-    let cases_per_variant = std::env::var("TILEATTN_SWEEP_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(6);
-    let variants: Vec<_> = tileattn::registry().variants.iter().filter(|v| v.tile.family == family).collect();
+    let cases_per_variant = std::env::var("TILEATTN_SWEEP_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(6);
+    let variants: Vec<_> = tileattn::registry()
+        .variants
+        .iter()
+        .filter(|v| v.tile.family == family)
+        .collect();
     assert!(!variants.is_empty(), "no {family:?} variants registered");
     for v in variants {
-        let mut runner = TestRunner::new(Config { cases: cases_per_variant, failure_persistence: None, ..Config::default() });
+        let mut runner = TestRunner::new(Config {
+            cases: cases_per_variant,
+            failure_persistence: None,
+            ..Config::default()
+        });
         if let Err(e) = runner.run(&cases(), |c| run_case(v, &c)) {
             panic!("{}: {e}", v.name);
         }
@@ -70,4 +125,9 @@ fn sweep(family: Family) {
 #[test]
 fn kernel_v0_matches_reference_on_emulator() {
     sweep(Family::V0);
+}
+
+#[test]
+fn kernel_v1_matches_reference_on_emulator() {
+    sweep(Family::V1);
 }

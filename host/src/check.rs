@@ -2,17 +2,17 @@
 //! inputs for every case, outputs poisoned with NaN, the f64 reference, and the
 //! DEVELOPERS.md tolerances. Runs on the GPU or on the CPU emulator.
 
-use rand::{Rng, SeedableRng};
 use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
+use crate::Result;
 use crate::device::Device;
 use crate::emulate;
 use crate::problem::Problem;
 use crate::reference::{self, Comparison};
 use crate::registry::Variant;
 use crate::tensor::{Layout, Tensor};
-use crate::Result;
 
 /// Where kernels run.
 pub enum Executor<'a> {
@@ -28,7 +28,14 @@ impl Executor<'_> {
         }
     }
 
-    fn run(&self, v: &Variant, p: &Problem, q: &Tensor, k: &Tensor, val: &Tensor) -> Result<(Tensor, Vec<f32>)> {
+    fn run(
+        &self,
+        v: &Variant,
+        p: &Problem,
+        q: &Tensor,
+        k: &Tensor,
+        val: &Tensor,
+    ) -> Result<(Tensor, Vec<f32>)> {
         match self {
             Executor::Gpu(d) => d.run(v, p, q, k, val),
             Executor::Emulator => emulate::run(v, p, q, k, val, Layout::Bshd),
@@ -48,11 +55,32 @@ const HEADS: [(u32, u32); 6] = [(1, 1), (2, 2), (2, 1), (4, 2), (4, 1), (8, 2)];
 pub fn random_problem(v: &Variant, space: CaseSpace, rng: &mut impl Rng) -> (Problem, Layout, u64) {
     let (hq, hkv) = HEADS[rng.random_range(0..HEADS.len())];
     // Half the cases short (ragged tiles everywhere), half up to the maximum.
-    let max = if rng.random_bool(0.5) { space.max_seqlen.min(130) } else { space.max_seqlen };
+    let max = if rng.random_bool(0.5) {
+        space.max_seqlen.min(130)
+    } else {
+        space.max_seqlen
+    };
     let sq = rng.random_range(1..=max);
-    let sk = if rng.random_bool(0.3) { sq } else { rng.random_range(1..=max) };
-    let layout = if rng.random_bool(0.5) { Layout::Bshd } else { Layout::Bhsd };
-    let p = Problem::new(rng.random_range(1..=3), hq, hkv, sq, sk, v.tile.head_dim as u32, v.dtype, v.causal);
+    let sk = if rng.random_bool(0.3) {
+        sq
+    } else {
+        rng.random_range(1..=max)
+    };
+    let layout = if rng.random_bool(0.5) {
+        Layout::Bshd
+    } else {
+        Layout::Bhsd
+    };
+    let p = Problem::new(
+        rng.random_range(1..=3),
+        hq,
+        hkv,
+        sq,
+        sk,
+        v.tile.head_dim as u32,
+        v.dtype,
+        v.causal,
+    );
     (p, layout, rng.random())
 }
 
@@ -71,11 +99,32 @@ pub struct CaseResult {
 }
 
 /// Run one case: fresh inputs from `seed`, poisoned outputs, compare with the reference.
-pub fn run_case(exec: &Executor, v: &Variant, p: &Problem, layout: Layout, seed: u64) -> CaseResult {
+pub fn run_case(
+    exec: &Executor,
+    v: &Variant,
+    p: &Problem,
+    layout: Layout,
+    seed: u64,
+) -> CaseResult {
     let mut rng = StdRng::seed_from_u64(seed);
-    let q = Tensor::random(p.dtype, [p.batch, p.seqlen_q, p.heads_q, p.head_dim], layout, &mut rng);
-    let k = Tensor::random(p.dtype, [p.batch, p.seqlen_k, p.heads_kv, p.head_dim], layout, &mut rng);
-    let val = Tensor::random(p.dtype, [p.batch, p.seqlen_k, p.heads_kv, p.head_dim], layout, &mut rng);
+    let q = Tensor::random(
+        p.dtype,
+        [p.batch, p.seqlen_q, p.heads_q, p.head_dim],
+        layout,
+        &mut rng,
+    );
+    let k = Tensor::random(
+        p.dtype,
+        [p.batch, p.seqlen_k, p.heads_kv, p.head_dim],
+        layout,
+        &mut rng,
+    );
+    let val = Tensor::random(
+        p.dtype,
+        [p.batch, p.seqlen_k, p.heads_kv, p.head_dim],
+        layout,
+        &mut rng,
+    );
     let base = CaseResult {
         variant: v.name.to_string(),
         problem: p.to_string(),
@@ -88,11 +137,26 @@ pub fn run_case(exec: &Executor, v: &Variant, p: &Problem, layout: Layout, seed:
     };
     match exec.run(v, p, &q, &k, &val) {
         Ok((o, lse)) => {
-            let Comparison { rel_l2, lse_max_abs } = reference::compare(p, &reference::attention(p, &q, &k, &val), &o, &lse);
-            let passed = (Comparison { rel_l2, lse_max_abs }).passes(p.dtype);
-            CaseResult { rel_l2, lse_max_abs, passed, ..base }
+            let Comparison {
+                rel_l2,
+                lse_max_abs,
+            } = reference::compare(p, &reference::attention(p, &q, &k, &val), &o, &lse);
+            let passed = (Comparison {
+                rel_l2,
+                lse_max_abs,
+            })
+            .passes(p.dtype);
+            CaseResult {
+                rel_l2,
+                lse_max_abs,
+                passed,
+                ..base
+            }
         }
-        Err(e) => CaseResult { error: Some(e.to_string()), ..base },
+        Err(e) => CaseResult {
+            error: Some(e.to_string()),
+            ..base
+        },
     }
 }
 
@@ -108,15 +172,37 @@ pub struct VariantSummary {
 }
 
 /// Run `cases` random cases of `v`, calling `tick` after each.
-pub fn sweep_variant(exec: &Executor, v: &Variant, cases: u32, space: CaseSpace, seed: u64, mut tick: impl FnMut()) -> VariantSummary {
+pub fn sweep_variant(
+    exec: &Executor,
+    v: &Variant,
+    cases: u32,
+    space: CaseSpace,
+    seed: u64,
+    mut tick: impl FnMut(),
+) -> VariantSummary {
     let mut rng = StdRng::seed_from_u64(seed);
-    let mut s = VariantSummary { variant: v.name.into(), cases, passed: 0, worst_rel_l2: 0.0, worst_lse_abs: 0.0, failures: Vec::new() };
+    let mut s = VariantSummary {
+        variant: v.name.into(),
+        cases,
+        passed: 0,
+        worst_rel_l2: 0.0,
+        worst_lse_abs: 0.0,
+        failures: Vec::new(),
+    };
     for _ in 0..cases {
         let (p, layout, case_seed) = random_problem(v, space, &mut rng);
         let r = run_case(exec, v, &p, layout, case_seed);
         // NaN-aware maxima: a NaN error is the worst there is.
-        s.worst_rel_l2 = if r.rel_l2.is_nan() || s.worst_rel_l2.is_nan() { f64::NAN } else { s.worst_rel_l2.max(r.rel_l2) };
-        s.worst_lse_abs = if r.lse_max_abs.is_nan() || s.worst_lse_abs.is_nan() { f64::NAN } else { s.worst_lse_abs.max(r.lse_max_abs) };
+        s.worst_rel_l2 = if r.rel_l2.is_nan() || s.worst_rel_l2.is_nan() {
+            f64::NAN
+        } else {
+            s.worst_rel_l2.max(r.rel_l2)
+        };
+        s.worst_lse_abs = if r.lse_max_abs.is_nan() || s.worst_lse_abs.is_nan() {
+            f64::NAN
+        } else {
+            s.worst_lse_abs.max(r.lse_max_abs)
+        };
         if r.passed {
             s.passed += 1;
         } else {

@@ -6,7 +6,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use cudarc::driver::sys::{self, CUdevice_attribute as Attr};
-use cudarc::driver::{CudaContext, CudaFunction, CudaModule, CudaSlice, CudaStream, DevicePtr, DeviceRepr, LaunchConfig, PushKernelArg};
+use cudarc::driver::{
+    CudaContext, CudaFunction, CudaModule, CudaSlice, CudaStream, DevicePtr, DeviceRepr,
+    LaunchConfig, PushKernelArg,
+};
 use cudarc::nvrtc::Ptx;
 use tileattn_kernels::{Arch, AttnParams};
 
@@ -48,13 +51,22 @@ impl DeviceInfo {
     }
 
     pub fn driver_version_string(&self) -> String {
-        format!("{}.{}", self.driver_version / 1000, (self.driver_version % 1000) / 10)
+        format!(
+            "{}.{}",
+            self.driver_version / 1000,
+            (self.driver_version % 1000) / 10
+        )
     }
 }
 
-pub(crate) fn cuda_err(context: impl Into<String>) -> impl FnOnce(cudarc::driver::DriverError) -> Error {
+pub(crate) fn cuda_err(
+    context: impl Into<String>,
+) -> impl FnOnce(cudarc::driver::DriverError) -> Error {
     let context = context.into();
-    move |e| Error::Cuda { context, message: e.to_string() }
+    move |e| Error::Cuda {
+        context,
+        message: e.to_string(),
+    }
 }
 
 /// A tensor in device memory.
@@ -83,20 +95,32 @@ impl Device {
     pub fn open(ordinal: usize, registry: Registry) -> Result<Device> {
         // SAFETY: only probes whether libcuda can be loaded.
         if !unsafe { sys::is_culib_present() } {
-            return Err(Error::NoDevice("the CUDA driver library (libcuda.so) is not installed on this machine".into()));
+            return Err(Error::NoDevice(
+                "the CUDA driver library (libcuda.so) is not installed on this machine".into(),
+            ));
         }
-        let count = CudaContext::device_count().map_err(|e| Error::NoDevice(format!("the CUDA driver reports: {e}")))?;
+        let count = CudaContext::device_count()
+            .map_err(|e| Error::NoDevice(format!("the CUDA driver reports: {e}")))?;
         if ordinal as i32 >= count {
-            return Err(Error::NoDevice(format!("device {ordinal} requested, the driver sees {count}")));
+            return Err(Error::NoDevice(format!(
+                "device {ordinal} requested, the driver sees {count}"
+            )));
         }
-        let ctx = CudaContext::new(ordinal).map_err(|e| Error::NoDevice(format!("creating a context on device {ordinal}: {e}")))?;
+        let ctx = CudaContext::new(ordinal)
+            .map_err(|e| Error::NoDevice(format!("creating a context on device {ordinal}: {e}")))?;
         // One stream only: cudarc's cross-stream event tracking would add
         // events around every buffer use, inside timed regions.
         // SAFETY: tileattn uses this context from one stream.
         unsafe { ctx.disable_event_tracking() };
         let info = read_info(&ctx)?;
         let stream = ctx.default_stream();
-        Ok(Device { ctx, stream, info, registry, modules: Mutex::new(HashMap::new()) })
+        Ok(Device {
+            ctx,
+            stream,
+            info,
+            registry,
+            modules: Mutex::new(HashMap::new()),
+        })
     }
 
     pub fn registry(&self) -> Registry {
@@ -114,12 +138,21 @@ impl Device {
     }
 
     fn module(&self, arch: Arch) -> Result<Arc<CudaModule>> {
-        let mut modules = self.modules.lock().map_err(|_| Error::Invalid("module cache poisoned".into()))?;
+        let mut modules = self
+            .modules
+            .lock()
+            .map_err(|_| Error::Invalid("module cache poisoned".into()))?;
         if let Some(m) = modules.get(&arch) {
             return Ok(m.clone());
         }
-        let ptx = self.registry.module(arch).ok_or_else(|| Error::Invalid(format!("no PTX for {} in this build", arch.name())))?;
-        let m = self.ctx.load_module(Ptx::from_src(ptx.ptx)).map_err(cuda_err(format!("loading the {} PTX", arch.name())))?;
+        let ptx = self
+            .registry
+            .module(arch)
+            .ok_or_else(|| Error::Invalid(format!("no PTX for {} in this build", arch.name())))?;
+        let m = self
+            .ctx
+            .load_module(Ptx::from_src(ptx.ptx))
+            .map_err(cuda_err(format!("loading the {} PTX", arch.name())))?;
         modules.insert(arch, m.clone());
         Ok(m)
     }
@@ -133,38 +166,78 @@ impl Device {
                 variant.name, self.info.smem_optin_bytes
             )));
         }
-        let f = self.module(self.arch_for(variant)?)?.load_function(variant.name).map_err(cuda_err(format!("loading {}", variant.name)))?;
+        let f = self
+            .module(self.arch_for(variant)?)?
+            .load_function(variant.name)
+            .map_err(cuda_err(format!("loading {}", variant.name)))?;
         if smem > DEFAULT_SMEM_LIMIT {
-            f.set_attribute(sys::CUfunction_attribute::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, smem as i32)
-                .map_err(cuda_err(format!("raising the shared memory limit of {}", variant.name)))?;
+            f.set_attribute(
+                sys::CUfunction_attribute::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                smem as i32,
+            )
+            .map_err(cuda_err(format!(
+                "raising the shared memory limit of {}",
+                variant.name
+            )))?;
         }
         Ok(f)
     }
 
     pub fn upload(&self, t: &Tensor) -> Result<DeviceTensor> {
         t.validate("tensor")?;
-        let buf = self.stream.clone_htod(&t.data).map_err(cuda_err("copying a tensor to the device"))?;
-        Ok(DeviceTensor { buf, desc: t.desc() })
+        let buf = self
+            .stream
+            .clone_htod(&t.data)
+            .map_err(cuda_err("copying a tensor to the device"))?;
+        Ok(DeviceTensor {
+            buf,
+            desc: t.desc(),
+        })
     }
 
     /// An output tensor filled with NaN, so unwritten elements fail every check.
     pub fn poisoned(&self, p: &Problem, layout: Layout) -> Result<DeviceTensor> {
-        self.upload(&Tensor::poisoned(p.dtype, [p.batch, p.seqlen_q, p.heads_q, p.head_dim], layout))
+        self.upload(&Tensor::poisoned(
+            p.dtype,
+            [p.batch, p.seqlen_q, p.heads_q, p.head_dim],
+            layout,
+        ))
     }
 
     pub fn poisoned_lse(&self, p: &Problem) -> Result<CudaSlice<f32>> {
-        self.stream.clone_htod(&vec![f32::NAN; launch::lse_len(p)]).map_err(cuda_err("allocating LSE"))
+        self.stream
+            .clone_htod(&vec![f32::NAN; launch::lse_len(p)])
+            .map_err(cuda_err("allocating LSE"))
     }
 
     /// Everything a launch of `variant` needs, checked once: reuse it to launch
     /// many times (timing) without re-validating inside the timed region.
-    pub fn prepare(&self, variant: &Variant, p: &Problem, q: &DeviceTensor, k: &DeviceTensor, v: &DeviceTensor, o: &DeviceTensor, lse: &CudaSlice<f32>) -> Result<PreparedLaunch> {
+    pub fn prepare(
+        &self,
+        variant: &Variant,
+        p: &Problem,
+        q: &DeviceTensor,
+        k: &DeviceTensor,
+        v: &DeviceTensor,
+        o: &DeviceTensor,
+        lse: &CudaSlice<f32>,
+    ) -> Result<PreparedLaunch> {
         launch::check(variant, p, &q.desc, &k.desc, &v.desc, &o.desc)?;
         if lse.len() != launch::lse_len(p) {
-            return Err(Error::Invalid(format!("lse has {} elements, expected {}", lse.len(), launch::lse_len(p))));
+            return Err(Error::Invalid(format!(
+                "lse has {} elements, expected {}",
+                lse.len(),
+                launch::lse_len(p)
+            )));
         }
         let ptr = |b: &CudaSlice<u16>| b.device_ptr(&self.stream).0;
-        let addr = [ptr(&q.buf), ptr(&k.buf), ptr(&v.buf), ptr(&o.buf), lse.device_ptr(&self.stream).0];
+        let addr = [
+            ptr(&q.buf),
+            ptr(&k.buf),
+            ptr(&v.buf),
+            ptr(&o.buf),
+            lse.device_ptr(&self.stream).0,
+        ];
         let params = launch::params(p, addr, &q.desc, &k.desc, &v.desc, &o.desc);
         let [gx, gy, gz] = variant.grid(p);
         let cfg = LaunchConfig {
@@ -172,27 +245,65 @@ impl Device {
             block_dim: (variant.tile.threads() as u32, 1, 1),
             shared_mem_bytes: variant.tile.smem_bytes() as u32,
         };
-        Ok(PreparedLaunch { function: self.function(variant)?, cfg, args: KernelArgs(params), stream: self.stream.clone() })
+        Ok(PreparedLaunch {
+            function: self.function(variant)?,
+            cfg,
+            args: KernelArgs(params),
+            stream: self.stream.clone(),
+        })
     }
 
     /// Run `variant` once and bring O (BSHD) and LSE back, outputs poisoned first.
-    pub fn run(&self, variant: &Variant, p: &Problem, q: &Tensor, k: &Tensor, v: &Tensor) -> Result<(Tensor, Vec<f32>)> {
+    pub fn run(
+        &self,
+        variant: &Variant,
+        p: &Problem,
+        q: &Tensor,
+        k: &Tensor,
+        v: &Tensor,
+    ) -> Result<(Tensor, Vec<f32>)> {
         let (dq, dk, dv) = (self.upload(q)?, self.upload(k)?, self.upload(v)?);
         let o = self.poisoned(p, Layout::Bshd)?;
         let lse = self.poisoned_lse(p)?;
         let launch = self.prepare(variant, p, &dq, &dk, &dv, &o, &lse)?;
         launch.launch()?;
-        self.stream.synchronize().map_err(cuda_err(format!("running {}", variant.name)))?;
-        let data = self.stream.clone_dtoh(&o.buf).map_err(cuda_err("copying O back"))?;
-        let lse = self.stream.clone_dtoh(&lse).map_err(cuda_err("copying LSE back"))?;
+        self.stream
+            .synchronize()
+            .map_err(cuda_err(format!("running {}", variant.name)))?;
+        let data = self
+            .stream
+            .clone_dtoh(&o.buf)
+            .map_err(cuda_err("copying O back"))?;
+        let lse = self
+            .stream
+            .clone_dtoh(&lse)
+            .map_err(cuda_err("copying LSE back"))?;
         let shape = o.desc.shape;
-        Ok((Tensor { dtype: p.dtype, batch: shape[0], seq: shape[1], heads: shape[2], dim: shape[3], strides: o.desc.strides, data }, lse))
+        Ok((
+            Tensor {
+                dtype: p.dtype,
+                batch: shape[0],
+                seq: shape[1],
+                heads: shape[2],
+                dim: shape[3],
+                strides: o.desc.strides,
+                data,
+            },
+            lse,
+        ))
     }
 
     /// Fill a device buffer with a value (used for NaN poisoning between runs).
-    pub fn fill_u16(&self, buf: &mut CudaSlice<u16>, dtype: tileattn_kernels::DType, value: f32) -> Result<()> {
+    pub fn fill_u16(
+        &self,
+        buf: &mut CudaSlice<u16>,
+        dtype: tileattn_kernels::DType,
+        value: f32,
+    ) -> Result<()> {
         let host = vec![to_bits(dtype, value); buf.len()];
-        self.stream.memcpy_htod(&host, buf).map_err(cuda_err("filling a buffer"))
+        self.stream
+            .memcpy_htod(&host, buf)
+            .map_err(cuda_err("filling a buffer"))
     }
 }
 
@@ -212,16 +323,26 @@ impl PreparedLaunch {
         // SAFETY: `Device::prepare` checked the problem against the variant and
         // the tensors; the geometry and shared memory are the variant's own; the
         // buffers outlive the launch because the caller holds them.
-        unsafe { b.launch(self.cfg) }.map(|_| ()).map_err(cuda_err("launching"))
+        unsafe { b.launch(self.cfg) }
+            .map(|_| ())
+            .map_err(cuda_err("launching"))
     }
 }
 
 fn read_info(ctx: &Arc<CudaContext>) -> Result<DeviceInfo> {
-    let attr = |a: Attr| ctx.attribute(a).map(|v| v.max(0) as u64).map_err(cuda_err(format!("reading {a:?}")));
-    let (major, minor) = ctx.compute_capability().map_err(cuda_err("reading the compute capability"))?;
+    let attr = |a: Attr| {
+        ctx.attribute(a)
+            .map(|v| v.max(0) as u64)
+            .map_err(cuda_err(format!("reading {a:?}")))
+    };
+    let (major, minor) = ctx
+        .compute_capability()
+        .map_err(cuda_err("reading the compute capability"))?;
     let mut driver_version = 0;
     // SAFETY: writes one i32.
-    unsafe { sys::cuDriverGetVersion(&mut driver_version) }.result().map_err(cuda_err("reading the driver version"))?;
+    unsafe { sys::cuDriverGetVersion(&mut driver_version) }
+        .result()
+        .map_err(cuda_err("reading the driver version"))?;
     Ok(DeviceInfo {
         name: ctx.name().map_err(cuda_err("reading the device name"))?,
         compute_capability: (major as u32, minor as u32),
@@ -231,7 +352,9 @@ fn read_info(ctx: &Arc<CudaContext>) -> Result<DeviceInfo> {
         sm_clock_mhz: (attr(Attr::CU_DEVICE_ATTRIBUTE_CLOCK_RATE)? / 1000) as u32,
         mem_clock_mhz: (attr(Attr::CU_DEVICE_ATTRIBUTE_MEMORY_CLOCK_RATE)? / 1000) as u32,
         mem_bus_bits: attr(Attr::CU_DEVICE_ATTRIBUTE_GLOBAL_MEMORY_BUS_WIDTH)? as u32,
-        total_mem_bytes: ctx.total_mem().map_err(cuda_err("reading the memory size"))? as u64,
+        total_mem_bytes: ctx
+            .total_mem()
+            .map_err(cuda_err("reading the memory size"))? as u64,
         driver_version,
     })
 }

@@ -11,14 +11,29 @@ use crate::{Error, Result};
 
 impl Tensor {
     pub fn desc(&self) -> TensorDesc {
-        TensorDesc { dtype: self.dtype, shape: [self.batch, self.seq, self.heads, self.dim], strides: self.strides }
+        TensorDesc {
+            dtype: self.dtype,
+            shape: [self.batch, self.seq, self.heads, self.dim],
+            strides: self.strides,
+        }
     }
 }
 
 /// Run `variant` on the emulator. O (in `o_layout`) and LSE are poisoned with
 /// NaN first, so anything the kernel does not write fails the comparison.
-pub fn run(variant: &Variant, p: &Problem, q: &Tensor, k: &Tensor, v: &Tensor, o_layout: Layout) -> Result<(Tensor, Vec<f32>)> {
-    let mut o = Tensor::poisoned(p.dtype, [p.batch, p.seqlen_q, p.heads_q, p.head_dim], o_layout);
+pub fn run(
+    variant: &Variant,
+    p: &Problem,
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    o_layout: Layout,
+) -> Result<(Tensor, Vec<f32>)> {
+    let mut o = Tensor::poisoned(
+        p.dtype,
+        [p.batch, p.seqlen_q, p.heads_q, p.head_dim],
+        o_layout,
+    );
     let mut lse = vec![f32::NAN; launch::lse_len(p)];
     launch::check(variant, p, &q.desc(), &k.desc(), &v.desc(), &o.desc())?;
     for (name, t) in [("q", q), ("k", k), ("v", v), ("o", &o)] {
@@ -32,10 +47,15 @@ pub fn run(variant: &Variant, p: &Problem, q: &Tensor, k: &Tensor, v: &Tensor, o
         lse.as_mut_ptr() as u64,
     ];
     let params = launch::params(p, addr, &q.desc(), &k.desc(), &v.desc(), &o.desc());
-    let dims = LaunchDims { grid: variant.grid(p), block: variant.tile.threads() as u32, smem_bytes: variant.tile.smem_bytes() };
+    let dims = LaunchDims {
+        grid: variant.grid(p),
+        block: variant.tile.threads() as u32,
+        smem_bytes: variant.tile.smem_bytes(),
+    };
     // SAFETY: the tensors were validated against the problem and their strides
     // stay inside their buffers; the launch geometry is the variant's own; O and
     // LSE are not touched by anything else while the emulator runs.
-    emu::launch(dims, || unsafe { (variant.cpu_kernel)(&params) }).map_err(|e| Error::Emulator(e.to_string()))?;
+    emu::launch(dims, || unsafe { (variant.cpu_kernel)(&params) })
+        .map_err(|e| Error::Emulator(e.to_string()))?;
     Ok((o, lse))
 }

@@ -19,7 +19,10 @@ pub enum Error {
     Emulator(String),
     /// A file could not be read or written.
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// A file was read but its contents are not what they must be.
     #[error("{path}: {message}")]
     Format { path: PathBuf, message: String },
@@ -35,9 +38,15 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { path: path.into(), source }
+        Error::Io {
+            path: path.into(),
+            source,
+        }
     }
     pub fn format(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
-        Error::Format { path: path.into(), message: message.into() }
+        Error::Format {
+            path: path.into(),
+            message: message.into(),
+        }
     }
 }

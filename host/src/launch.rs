@@ -19,7 +19,14 @@ pub struct TensorDesc {
 
 /// Check a launch before it happens: the problem is valid, the variant computes
 /// it, and each tensor has the problem's shape and dtype.
-pub fn check(variant: &Variant, p: &Problem, q: &TensorDesc, k: &TensorDesc, v: &TensorDesc, o: &TensorDesc) -> Result<()> {
+pub fn check(
+    variant: &Variant,
+    p: &Problem,
+    q: &TensorDesc,
+    k: &TensorDesc,
+    v: &TensorDesc,
+    o: &TensorDesc,
+) -> Result<()> {
     p.validate()?;
     if !variant.serves(p) {
         return Err(Error::Invalid(format!(
@@ -27,24 +34,47 @@ pub fn check(variant: &Variant, p: &Problem, q: &TensorDesc, k: &TensorDesc, v: 
             variant.name,
             variant.dtype.name(),
             variant.tile.head_dim,
-            if variant.causal { "causal" } else { "non-causal" }
+            if variant.causal {
+                "causal"
+            } else {
+                "non-causal"
+            }
         )));
     }
     let want_q = [p.batch, p.seqlen_q, p.heads_q, p.head_dim];
     let want_kv = [p.batch, p.seqlen_k, p.heads_kv, p.head_dim];
-    for (name, t, want) in [("q", q, want_q), ("k", k, want_kv), ("v", v, want_kv), ("o", o, want_q)] {
+    for (name, t, want) in [
+        ("q", q, want_q),
+        ("k", k, want_kv),
+        ("v", v, want_kv),
+        ("o", o, want_q),
+    ] {
         if t.dtype != p.dtype {
-            return Err(Error::Invalid(format!("{name} is {}, the problem is {}", t.dtype.name(), p.dtype.name())));
+            return Err(Error::Invalid(format!(
+                "{name} is {}, the problem is {}",
+                t.dtype.name(),
+                p.dtype.name()
+            )));
         }
         if t.shape != want {
-            return Err(Error::Invalid(format!("{name} has shape {:?} [B,S,H,D], expected {want:?}", t.shape)));
+            return Err(Error::Invalid(format!(
+                "{name} has shape {:?} [B,S,H,D], expected {want:?}",
+                t.shape
+            )));
         }
     }
     Ok(())
 }
 
 /// The kernel parameters for tensors at the given addresses.
-pub fn params(p: &Problem, addr: [u64; 5], q: &TensorDesc, k: &TensorDesc, v: &TensorDesc, o: &TensorDesc) -> AttnParams {
+pub fn params(
+    p: &Problem,
+    addr: [u64; 5],
+    q: &TensorDesc,
+    k: &TensorDesc,
+    v: &TensorDesc,
+    o: &TensorDesc,
+) -> AttnParams {
     AttnParams {
         q: addr[0],
         k: addr[1],

@@ -25,7 +25,16 @@ pub struct Problem {
 
 impl Problem {
     /// A problem with the default softmax scale 1/√d.
-    pub fn new(batch: u32, heads_q: u32, heads_kv: u32, seqlen_q: u32, seqlen_k: u32, head_dim: u32, dtype: DType, causal: bool) -> Self {
+    pub fn new(
+        batch: u32,
+        heads_q: u32,
+        heads_kv: u32,
+        seqlen_q: u32,
+        seqlen_k: u32,
+        head_dim: u32,
+        dtype: DType,
+        causal: bool,
+    ) -> Self {
         Problem {
             batch,
             heads_q,
@@ -49,10 +58,15 @@ impl Problem {
             ("seqlen_k", self.seqlen_k),
         ];
         if let Some((name, _)) = sizes.iter().find(|(_, v)| *v == 0) {
-            return Err(Error::Invalid(format!("{name} is 0: empty tensors have nothing to compute")));
+            return Err(Error::Invalid(format!(
+                "{name} is 0: empty tensors have nothing to compute"
+            )));
         }
         if !HEAD_DIMS.contains(&self.head_dim) {
-            return Err(Error::Invalid(format!("head dim {} is not supported (supported: 64, 128)", self.head_dim)));
+            return Err(Error::Invalid(format!(
+                "head dim {} is not supported (supported: 64, 128)",
+                self.head_dim
+            )));
         }
         if self.heads_q % self.heads_kv != 0 {
             return Err(Error::Invalid(format!(
@@ -61,13 +75,19 @@ impl Problem {
             )));
         }
         if !self.softmax_scale.is_finite() || self.softmax_scale == 0.0 {
-            return Err(Error::Invalid(format!("softmax scale {} must be finite and non-zero", self.softmax_scale)));
+            return Err(Error::Invalid(format!(
+                "softmax scale {} must be finite and non-zero",
+                self.softmax_scale
+            )));
         }
         // Element offsets are computed in i64 on the device; keep every tensor under 2^31 rows·heads
         // so per-dimension u32 indices cannot overflow.
-        let rows = self.batch as u64 * self.seqlen_q.max(self.seqlen_k) as u64 * self.heads_q as u64;
+        let rows =
+            self.batch as u64 * self.seqlen_q.max(self.seqlen_k) as u64 * self.heads_q as u64;
         if rows > i32::MAX as u64 {
-            return Err(Error::Invalid(format!("{rows} rows × heads exceed the 2^31 the kernels index")));
+            return Err(Error::Invalid(format!(
+                "{rows} rows × heads exceed the 2^31 the kernels index"
+            )));
         }
         Ok(())
     }
@@ -86,8 +106,18 @@ impl Problem {
     }
 
     pub fn from_key(key: &ProblemKey) -> Result<Problem> {
-        let dtype = DType::parse(&key.dtype).ok_or_else(|| Error::Invalid(format!("unknown dtype `{}` (f16, bf16)", key.dtype)))?;
-        let p = Problem::new(key.batch, key.heads_q, key.heads_kv, key.seqlen_q, key.seqlen_k, key.head_dim, dtype, key.causal);
+        let dtype = DType::parse(&key.dtype)
+            .ok_or_else(|| Error::Invalid(format!("unknown dtype `{}` (f16, bf16)", key.dtype)))?;
+        let p = Problem::new(
+            key.batch,
+            key.heads_q,
+            key.heads_kv,
+            key.seqlen_q,
+            key.seqlen_k,
+            key.head_dim,
+            dtype,
+            key.causal,
+        );
         p.validate()?;
         Ok(p)
     }
@@ -96,13 +126,21 @@ impl Problem {
     pub fn parse_shape(s: &str, dtype: DType, causal: bool) -> Result<Problem> {
         let nums = s
             .split(',')
-            .map(|x| x.trim().parse::<u32>().map_err(|_| Error::Invalid(format!("shape `{s}`: `{x}` is not a whole number"))))
+            .map(|x| {
+                x.trim().parse::<u32>().map_err(|_| {
+                    Error::Invalid(format!("shape `{s}`: `{x}` is not a whole number"))
+                })
+            })
             .collect::<Result<Vec<_>>>()?;
         let (b, hq, hkv, sq, sk, d) = match nums[..] {
             [b, hq, sq, d] => (b, hq, hq, sq, sq, d),
             [b, hq, hkv, sq, d] => (b, hq, hkv, sq, sq, d),
             [b, hq, hkv, sq, sk, d] => (b, hq, hkv, sq, sk, d),
-            _ => return Err(Error::Invalid(format!("shape `{s}`: expected B,Hq,S,D or B,Hq,Hkv,S,D or B,Hq,Hkv,Sq,Sk,D"))),
+            _ => {
+                return Err(Error::Invalid(format!(
+                    "shape `{s}`: expected B,Hq,S,D or B,Hq,Hkv,S,D or B,Hq,Hkv,Sq,Sk,D"
+                )));
+            }
         };
         let p = Problem::new(b, hq, hkv, sq, sk, d, dtype, causal);
         p.validate()?;
@@ -140,7 +178,13 @@ mod tests {
             (Problem { seqlen_k: 0, ..ok }, "seqlen_k is 0"),
             (Problem { head_dim: 96, ..ok }, "head dim 96"),
             (Problem { heads_kv: 3, ..ok }, "not a multiple"),
-            (Problem { softmax_scale: f32::NAN, ..ok }, "softmax scale"),
+            (
+                Problem {
+                    softmax_scale: f32::NAN,
+                    ..ok
+                },
+                "softmax scale",
+            ),
         ] {
             let e = bad.validate().unwrap_err().to_string();
             assert!(e.contains(needle), "{e}");
@@ -150,7 +194,12 @@ mod tests {
     #[test]
     fn parses_shapes() {
         let p = Problem::parse_shape("2,8,2,100,300,128", DType::Bf16, false).unwrap();
-        assert_eq!((p.batch, p.heads_q, p.heads_kv, p.seqlen_q, p.seqlen_k, p.head_dim), (2, 8, 2, 100, 300, 128));
+        assert_eq!(
+            (
+                p.batch, p.heads_q, p.heads_kv, p.seqlen_q, p.seqlen_k, p.head_dim
+            ),
+            (2, 8, 2, 100, 300, 128)
+        );
         let p = Problem::parse_shape("4,16,4096,128", DType::Bf16, false).unwrap();
         assert_eq!((p.heads_kv, p.seqlen_k), (16, 4096));
         assert!(Problem::parse_shape("4,x,1,1", DType::F16, false).is_err());

@@ -24,7 +24,11 @@ pub fn find() -> Result<PathBuf> {
     if let Some(p) = std::env::var_os("TILEATTN_PTXAS") {
         return Ok(PathBuf::from(p));
     }
-    if Command::new("ptxas").arg("--version").output().is_ok_and(|o| o.status.success()) {
+    if Command::new("ptxas")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
         return Ok(PathBuf::from("ptxas"));
     }
     let probe = "import os, nvidia.cuda_nvcc as m; print(os.path.join(list(m.__path__)[0], 'bin', 'ptxas'))";
@@ -36,7 +40,9 @@ pub fn find() -> Result<PathBuf> {
     }
     Err(Error::Tool {
         tool: "ptxas".into(),
-        message: "not found: install it with `pip install nvidia-cuda-nvcc-cu12` (or set TILEATTN_PTXAS)".into(),
+        message:
+            "not found: install it with `pip install nvidia-cuda-nvcc-cu12` (or set TILEATTN_PTXAS)"
+                .into(),
     })
 }
 
@@ -53,10 +59,16 @@ pub fn assemble(ptx: &str, arch: &str) -> Result<Vec<Resources>> {
         .arg("-o")
         .arg(dir.path().join("out.cubin"))
         .output()
-        .map_err(|e| Error::Tool { tool: "ptxas".into(), message: format!("{}: {e}", ptxas.display()) })?;
+        .map_err(|e| Error::Tool {
+            tool: "ptxas".into(),
+            message: format!("{}: {e}", ptxas.display()),
+        })?;
     let log = String::from_utf8_lossy(&out.stderr);
     if !out.status.success() {
-        return Err(Error::Tool { tool: "ptxas".into(), message: format!("assembling for {arch} failed:\n{log}") });
+        return Err(Error::Tool {
+            tool: "ptxas".into(),
+            message: format!("assembling for {arch} failed:\n{log}"),
+        });
     }
     Ok(parse_report(&log, arch))
 }
@@ -113,7 +125,20 @@ mod tests {
                    ptxas info    : Used 40 registers, used 1 barriers\n";
         let r = parse_report(log, "sm_90");
         assert_eq!(r.len(), 2);
-        assert_eq!((r[0].entry.as_str(), r[0].registers, r[0].stack_bytes, r[0].spill_store_bytes, r[0].spill_load_bytes, r[0].static_smem_bytes), ("k1", 168, 512, 8, 4, 16));
-        assert_eq!((r[1].entry.as_str(), r[1].registers, r[1].spill_store_bytes), ("k2", 40, 0));
+        assert_eq!(
+            (
+                r[0].entry.as_str(),
+                r[0].registers,
+                r[0].stack_bytes,
+                r[0].spill_store_bytes,
+                r[0].spill_load_bytes,
+                r[0].static_smem_bytes
+            ),
+            ("k1", 168, 512, 8, 4, 16)
+        );
+        assert_eq!(
+            (r[1].entry.as_str(), r[1].registers, r[1].spill_store_bytes),
+            ("k2", 40, 0)
+        );
     }
 }

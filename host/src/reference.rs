@@ -22,13 +22,24 @@ pub fn attention(p: &Problem, q: &Tensor, k: &Tensor, v: &Tensor) -> Reference {
     let (sq, hq, d) = (p.seqlen_q as usize, p.heads_q as usize, p.head_dim as usize);
     let mut o = vec![0f64; p.batch as usize * sq * hq * d];
     let mut lse = vec![0f64; p.batch as usize * hq * sq];
-    let pairs: Vec<(u32, u32)> = (0..p.batch).flat_map(|b| (0..p.heads_q).map(move |h| (b, h))).collect();
+    let pairs: Vec<(u32, u32)> = (0..p.batch)
+        .flat_map(|b| (0..p.heads_q).map(move |h| (b, h)))
+        .collect();
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let chunk = pairs.len().div_ceil(workers).max(1);
     let results: Vec<Vec<(u32, u32, Vec<f64>, Vec<f64>)>> = std::thread::scope(|s| {
         pairs
             .chunks(chunk)
-            .map(|c| s.spawn(move || c.iter().map(|&(b, h)| { let (oh, lh) = head(p, q, k, v, b, h); (b, h, oh, lh) }).collect()))
+            .map(|c| {
+                s.spawn(move || {
+                    c.iter()
+                        .map(|&(b, h)| {
+                            let (oh, lh) = head(p, q, k, v, b, h);
+                            (b, h, oh, lh)
+                        })
+                        .collect()
+                })
+            })
             .collect::<Vec<_>>()
             .into_iter()
             .map(|j| j.join().expect("reference worker panicked"))
@@ -49,18 +60,27 @@ fn head(p: &Problem, q: &Tensor, k: &Tensor, v: &Tensor, b: u32, h: u32) -> (Vec
     let d = p.head_dim as usize;
     let kvh = h / (p.heads_q / p.heads_kv);
     let scale = p.softmax_scale as f64;
-    let row = |t: &Tensor, s: u32, hh: u32| -> Vec<f64> { (0..d as u32).map(|c| t.get(b, s, hh, c) as f64).collect() };
+    let row = |t: &Tensor, s: u32, hh: u32| -> Vec<f64> {
+        (0..d as u32).map(|c| t.get(b, s, hh, c) as f64).collect()
+    };
     let keys: Vec<Vec<f64>> = (0..p.seqlen_k).map(|j| row(k, j, kvh)).collect();
     let vals: Vec<Vec<f64>> = (0..p.seqlen_k).map(|j| row(v, j, kvh)).collect();
     let mut o = vec![0f64; p.seqlen_q as usize * d];
     let mut lse = vec![f64::NEG_INFINITY; p.seqlen_q as usize];
     for i in 0..p.seqlen_q {
-        let end = if p.causal { causal_key_end(i, p.seqlen_q, p.seqlen_k) as usize } else { p.seqlen_k as usize };
+        let end = if p.causal {
+            causal_key_end(i, p.seqlen_q, p.seqlen_k) as usize
+        } else {
+            p.seqlen_k as usize
+        };
         if end == 0 {
             continue;
         }
         let qi = row(q, i, h);
-        let scores: Vec<f64> = keys[..end].iter().map(|kj| scale * qi.iter().zip(kj).map(|(a, b)| a * b).sum::<f64>()).collect();
+        let scores: Vec<f64> = keys[..end]
+            .iter()
+            .map(|kj| scale * qi.iter().zip(kj).map(|(a, b)| a * b).sum::<f64>())
+            .collect();
         let max = scores.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
         let weights: Vec<f64> = scores.iter().map(|s| (s - max).exp()).collect();
         let sum: f64 = weights.iter().sum();
@@ -107,7 +127,9 @@ pub fn compare(p: &Problem, reference: &Reference, o: &Tensor, lse: &[f32]) -> C
     for b in 0..p.batch {
         for i in 0..p.seqlen_q {
             for h in 0..p.heads_q {
-                let r = ((b as usize * p.seqlen_q as usize + i as usize) * p.heads_q as usize + h as usize) * d;
+                let r = ((b as usize * p.seqlen_q as usize + i as usize) * p.heads_q as usize
+                    + h as usize)
+                    * d;
                 for c in 0..d {
                     let x = o.get(b, i, h, c as u32) as f64;
                     finite &= x.is_finite();
@@ -118,13 +140,23 @@ pub fn compare(p: &Problem, reference: &Reference, o: &Tensor, lse: &[f32]) -> C
             }
         }
     }
-    let rel_l2 = if !finite { f64::NAN } else if den > 0.0 { (num / den).sqrt() } else { num.sqrt() };
+    let rel_l2 = if !finite {
+        f64::NAN
+    } else if den > 0.0 {
+        (num / den).sqrt()
+    } else {
+        num.sqrt()
+    };
     let mut lse_max_abs = 0f64;
     for (&got, &want) in lse.iter().zip(&reference.lse) {
         let got = got as f64;
         if want.is_finite() {
             let e = (got - want).abs();
-            lse_max_abs = if e.is_nan() { f64::NAN } else { lse_max_abs.max(e) };
+            lse_max_abs = if e.is_nan() {
+                f64::NAN
+            } else {
+                lse_max_abs.max(e)
+            };
         } else if got != f64::NEG_INFINITY {
             lse_max_abs = f64::NAN;
         }
@@ -132,5 +164,8 @@ pub fn compare(p: &Problem, reference: &Reference, o: &Tensor, lse: &[f32]) -> C
             break;
         }
     }
-    Comparison { rel_l2, lse_max_abs }
+    Comparison {
+        rel_l2,
+        lse_max_abs,
+    }
 }

@@ -38,12 +38,18 @@ pub struct Registry {
 impl Variant {
     /// Whether this variant computes `problem` (dtype, head dim, causality).
     pub fn serves(&self, problem: &Problem) -> bool {
-        self.dtype == problem.dtype && self.causal == problem.causal && self.tile.head_dim == problem.head_dim as usize
+        self.dtype == problem.dtype
+            && self.causal == problem.causal
+            && self.tile.head_dim == problem.head_dim as usize
     }
 
     /// Grid of a launch of this variant on `problem`: (query tiles, heads, batch).
     pub fn grid(&self, problem: &Problem) -> [u32; 3] {
-        [problem.seqlen_q.div_ceil(self.tile.block_m as u32), problem.heads_q, problem.batch]
+        [
+            problem.seqlen_q.div_ceil(self.tile.block_m as u32),
+            problem.heads_q,
+            problem.batch,
+        ]
     }
 }
 
@@ -53,8 +59,14 @@ impl Registry {
     }
 
     /// Variants that can compute `problem`, optionally of one family.
-    pub fn candidates<'a>(&'a self, problem: &'a Problem, family: Option<Family>) -> impl Iterator<Item = &'static Variant> + 'a {
-        self.variants.iter().filter(move |v| v.serves(problem) && family.is_none_or(|f| v.tile.family == f))
+    pub fn candidates<'a>(
+        &'a self,
+        problem: &'a Problem,
+        family: Option<Family>,
+    ) -> impl Iterator<Item = &'static Variant> + 'a {
+        self.variants
+            .iter()
+            .filter(move |v| v.serves(problem) && family.is_none_or(|f| v.tile.family == f))
     }
 
     /// The variant used when no tuning result is available.
@@ -65,14 +77,25 @@ impl Registry {
     /// `block_n`, then more pipeline stages. Small problems thus get smaller
     /// tiles and more blocks; large ones get the big tiles.
     pub fn default_for(&self, problem: &Problem, sm_count: u32) -> Option<&'static Variant> {
-        let family = [Family::V1, Family::V0].into_iter().find(|&f| self.candidates(problem, Some(f)).next().is_some())?;
+        let family = [Family::V1, Family::V0]
+            .into_iter()
+            .find(|&f| self.candidates(problem, Some(f)).next().is_some())?;
         let blocks = |v: &Variant| {
             let [x, y, z] = v.grid(problem);
             x as u64 * y as u64 * z as u64
         };
         self.candidates(problem, Some(family)).max_by_key(|v| {
             let fills = blocks(v) >= sm_count as u64;
-            (fills, if fills { v.tile.block_m } else { usize::MAX - v.tile.block_m }, v.tile.block_n, v.tile.stages)
+            (
+                fills,
+                if fills {
+                    v.tile.block_m
+                } else {
+                    usize::MAX - v.tile.block_m
+                },
+                v.tile.block_n,
+                v.tile.stages,
+            )
         })
     }
 

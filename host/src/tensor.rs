@@ -46,15 +46,36 @@ pub fn from_bits(dtype: DType, b: u16) -> f32 {
 pub fn strides_for(layout: Layout, seq: u32, heads: u32, dim: u32) -> Strides {
     let (s, h, d) = (seq as i64, heads as i64, dim as i64);
     match layout {
-        Layout::Bshd => Strides { batch: s * h * d, seq: h * d, head: d },
-        Layout::Bhsd => Strides { batch: h * s * d, seq: d, head: s * d },
+        Layout::Bshd => Strides {
+            batch: s * h * d,
+            seq: h * d,
+            head: d,
+        },
+        Layout::Bhsd => Strides {
+            batch: h * s * d,
+            seq: d,
+            head: s * d,
+        },
     }
 }
 
 impl Tensor {
-    fn filled(dtype: DType, [batch, seq, heads, dim]: [u32; 4], layout: Layout, value: u16) -> Tensor {
+    fn filled(
+        dtype: DType,
+        [batch, seq, heads, dim]: [u32; 4],
+        layout: Layout,
+        value: u16,
+    ) -> Tensor {
         let len = batch as usize * seq as usize * heads as usize * dim as usize;
-        Tensor { dtype, batch, seq, heads, dim, strides: strides_for(layout, seq, heads, dim), data: vec![value; len] }
+        Tensor {
+            dtype,
+            batch,
+            seq,
+            heads,
+            dim,
+            strides: strides_for(layout, seq, heads, dim),
+            data: vec![value; len],
+        }
     }
 
     /// Standard-normal entries, rounded to `dtype`: fresh for every check.
@@ -85,9 +106,15 @@ impl Tensor {
     pub fn validate(&self, name: &str) -> Result<()> {
         let st = self.strides;
         if [st.batch, st.seq, st.head].iter().any(|&x| x < 0) {
-            return Err(Error::Invalid(format!("{name}: negative strides {st:?} are not supported")));
+            return Err(Error::Invalid(format!(
+                "{name}: negative strides {st:?} are not supported"
+            )));
         }
-        let axes = [(st.batch, self.batch), (st.seq, self.seq), (st.head, self.heads)];
+        let axes = [
+            (st.batch, self.batch),
+            (st.seq, self.seq),
+            (st.head, self.heads),
+        ];
         let max = axes.iter().map(|&(s, n)| s * (n as i64 - 1)).sum::<i64>() + self.dim as i64;
         if max > self.data.len() as i64 {
             return Err(Error::Invalid(format!(
@@ -101,7 +128,10 @@ impl Tensor {
         let mut span = self.dim as i64;
         for (stride, n) in sorted {
             if stride < span {
-                return Err(Error::Invalid(format!("{name}: strides {st:?} make rows overlap (head dim {})", self.dim)));
+                return Err(Error::Invalid(format!(
+                    "{name}: strides {st:?} make rows overlap (head dim {})",
+                    self.dim
+                )));
             }
             span = stride * (n as i64 - 1) + span;
         }

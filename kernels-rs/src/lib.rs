@@ -29,6 +29,7 @@ pub mod params;
 pub mod prims;
 pub mod tile;
 pub mod v0;
+pub mod v1;
 
 pub use element::{Bf16, DType, Element, F16};
 pub use params::{AttnParams, Strides};

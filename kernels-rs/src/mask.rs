@@ -33,7 +33,11 @@ pub const fn key_tiles(
 ) -> u32 {
     let end = if causal {
         let last_row = m0 + block_m - 1;
-        let last_row = if last_row >= seqlen_q { seqlen_q - 1 } else { last_row };
+        let last_row = if last_row >= seqlen_q {
+            seqlen_q - 1
+        } else {
+            last_row
+        };
         causal_key_end(last_row, seqlen_q, seqlen_k) as u32
     } else {
         seqlen_k
@@ -74,7 +78,11 @@ mod tests {
         for sq in 1..20 {
             for sk in 1..20 {
                 for row in 0..sq {
-                    assert_eq!(causal_key_end(row, sq, sk), brute_end(row, sq, sk), "{sq} {sk} {row}");
+                    assert_eq!(
+                        causal_key_end(row, sq, sk),
+                        brute_end(row, sq, sk),
+                        "{sq} {sk} {row}"
+                    );
                 }
             }
         }
@@ -90,7 +98,13 @@ mod tests {
                             let tiles = key_tiles(m0, bm, bn, sq, sk, causal);
                             let rows = m0..(m0 + bm).min(sq);
                             let end = rows
-                                .map(|r| if causal { causal_key_end(r, sq, sk) } else { sk as i64 })
+                                .map(|r| {
+                                    if causal {
+                                        causal_key_end(r, sq, sk)
+                                    } else {
+                                        sk as i64
+                                    }
+                                })
                                 .max()
                                 .unwrap();
                             assert_eq!(tiles as i64, (end + bn as i64 - 1) / bn as i64);

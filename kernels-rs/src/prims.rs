@@ -237,5 +237,7 @@ pub fn global_timer() -> u64 {
 
 #[cfg(not(target_arch = "nvptx64"))]
 fn host_nanos() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
 }

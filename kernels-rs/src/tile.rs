@@ -66,7 +66,11 @@ impl Arch {
 
     /// The newest arch in [`Arch::ALL`] whose PTX a device of compute capability `cc` can JIT.
     pub fn best_for(cc: u32, available: &[Arch]) -> Option<Arch> {
-        available.iter().copied().filter(|a| a.compute_capability() <= cc).max()
+        available
+            .iter()
+            .copied()
+            .filter(|a| a.compute_capability() <= cc)
+            .max()
     }
 }
 
@@ -108,7 +112,7 @@ impl Rule {
                  divisible by the threads per row; v1 needs block_n % 16 == 0 and every tile load \
                  to split into whole 16-byte chunks per thread"
             }
-            Rule::Stages => "stages must be 1 for v0 and between 1 and 4 for v1",
+            Rule::Stages => "stages must be 1 for v0 and between 2 and 4 for v1",
             Rule::SharedMemory => "shared memory per block exceeds the arch's opt-in limit",
         }
     }
@@ -167,11 +171,16 @@ impl TileConfig {
                 if bm != 16 * self.warps {
                     return Err(Rule::RowsPerWarp);
                 }
-                if self.stages == 0 || self.stages > 4 {
+                if self.stages < 2 || self.stages > 4 {
                     return Err(Rule::Stages);
                 }
                 let chunks_per_row = d * ELEM_BYTES / 16;
-                if bn == 0 || bn % 16 != 0 || (bn * chunks_per_row) % t != 0 || (bm * chunks_per_row) % t != 0 {
+                if bn == 0
+                    || bn % 16 != 0
+                    || bn > 128
+                    || (bn * chunks_per_row) % t != 0
+                    || (bm * chunks_per_row) % t != 0
+                {
                     return Err(Rule::TileDivisibility);
                 }
             }
@@ -185,22 +194,54 @@ mod tests {
     use super::*;
 
     fn v0(d: usize, bm: usize, bn: usize, w: usize) -> TileConfig {
-        TileConfig { family: Family::V0, head_dim: d, block_m: bm, block_n: bn, warps: w, stages: 1 }
+        TileConfig {
+            family: Family::V0,
+            head_dim: d,
+            block_m: bm,
+            block_n: bn,
+            warps: w,
+            stages: 1,
+        }
     }
     fn v1(d: usize, bm: usize, bn: usize, w: usize, s: usize) -> TileConfig {
-        TileConfig { family: Family::V1, head_dim: d, block_m: bm, block_n: bn, warps: w, stages: s }
+        TileConfig {
+            family: Family::V1,
+            head_dim: d,
+            block_m: bm,
+            block_n: bn,
+            warps: w,
+            stages: s,
+        }
     }
 
     #[test]
     fn each_rule_fires() {
         assert_eq!(v0(96, 64, 32, 4).check(Arch::Sm89), Err(Rule::HeadDim));
-        assert_eq!(v0(64, 64, 32, 0).check(Arch::Sm89), Err(Rule::ThreadsPerBlock));
-        assert_eq!(v0(64, 64, 32, 33).check(Arch::Sm89), Err(Rule::ThreadsPerBlock));
-        assert_eq!(v0(64, 48, 32, 4).check(Arch::Sm89), Err(Rule::TileDivisibility));
-        assert_eq!(v1(64, 64, 64, 2, 2).check(Arch::Sm89), Err(Rule::RowsPerWarp));
-        assert_eq!(v1(64, 64, 40, 4, 2).check(Arch::Sm89), Err(Rule::TileDivisibility));
-        assert_eq!(v1(64, 64, 64, 4, 0).check(Arch::Sm89), Err(Rule::Stages));
-        assert_eq!(v1(128, 128, 128, 8, 3).check(Arch::Sm89), Err(Rule::SharedMemory));
+        assert_eq!(
+            v0(64, 64, 32, 0).check(Arch::Sm89),
+            Err(Rule::ThreadsPerBlock)
+        );
+        assert_eq!(
+            v0(64, 64, 32, 33).check(Arch::Sm89),
+            Err(Rule::ThreadsPerBlock)
+        );
+        assert_eq!(
+            v0(64, 48, 32, 4).check(Arch::Sm89),
+            Err(Rule::TileDivisibility)
+        );
+        assert_eq!(
+            v1(64, 64, 64, 2, 2).check(Arch::Sm89),
+            Err(Rule::RowsPerWarp)
+        );
+        assert_eq!(
+            v1(64, 64, 40, 4, 2).check(Arch::Sm89),
+            Err(Rule::TileDivisibility)
+        );
+        assert_eq!(v1(64, 64, 64, 4, 1).check(Arch::Sm89), Err(Rule::Stages));
+        assert_eq!(
+            v1(128, 128, 128, 8, 3).check(Arch::Sm89),
+            Err(Rule::SharedMemory)
+        );
         assert_eq!(v1(128, 128, 128, 8, 3).check(Arch::Sm90), Ok(()));
         assert_eq!(v0(128, 64, 32, 4).check(Arch::Sm89), Ok(()));
     }
@@ -208,8 +249,14 @@ mod tests {
     #[test]
     fn smem_formula_counts_every_buffer() {
         // v1, d=64, bm=64, bn=64, 2 stages: Q 64*64 + 2 stages * (K + V) 64*64 each, 2 bytes.
-        assert_eq!(v1(64, 64, 64, 4, 2).smem_bytes(), (64 * 64 + 4 * 64 * 64) * 2);
-        assert_eq!(v0(64, 64, 32, 4).smem_bytes(), (64 * 64 + 2 * 32 * 64) * 2 + 64 * 32 * 4);
+        assert_eq!(
+            v1(64, 64, 64, 4, 2).smem_bytes(),
+            (64 * 64 + 4 * 64 * 64) * 2
+        );
+        assert_eq!(
+            v0(64, 64, 32, 4).smem_bytes(),
+            (64 * 64 + 2 * 32 * 64) * 2 + 64 * 32 * 4
+        );
     }
 
     #[test]

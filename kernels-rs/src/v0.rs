@@ -65,7 +65,14 @@ unsafe fn load_tile<const D: usize>(
 /// The launch geometry above, and `p` describing valid tensors: Q, O
 /// `[batch, seqlen_q, heads_q, D]`, K, V `[batch, seqlen_k, heads_kv, D]` under
 /// their strides, LSE `[batch, heads_q, seqlen_q]` contiguous.
-pub unsafe fn attn_fwd<E: Element, const D: usize, const BM: usize, const BN: usize, const W: usize, const CAUSAL: bool>(
+pub unsafe fn attn_fwd<
+    E: Element,
+    const D: usize,
+    const BM: usize,
+    const BN: usize,
+    const W: usize,
+    const CAUSAL: bool,
+>(
     p: &AttnParams,
 ) {
     let threads = 32 * W;
@@ -90,7 +97,11 @@ pub unsafe fn attn_fwd<E: Element, const D: usize, const BM: usize, const BN: us
     unsafe { load_tile::<D>(q_s, p.q, p.q_strides, (b, h), m0, BM, p.seqlen_q, threads) };
 
     let scale_log2 = p.softmax_scale * LOG2_E;
-    let key_end = if CAUSAL { causal_key_end(q_row.min(p.seqlen_q - 1), p.seqlen_q, p.seqlen_k) } else { p.seqlen_k as i64 };
+    let key_end = if CAUSAL {
+        causal_key_end(q_row.min(p.seqlen_q - 1), p.seqlen_q, p.seqlen_k)
+    } else {
+        p.seqlen_k as i64
+    };
     let mut m = f32::NEG_INFINITY;
     let mut l = 0f32;
     let mut acc = [0f32; D];
@@ -99,8 +110,26 @@ pub unsafe fn attn_fwd<E: Element, const D: usize, const BM: usize, const BN: us
         let n0 = n * BN as u32;
         // SAFETY: as for Q.
         unsafe {
-            load_tile::<D>(k_s, p.k, p.k_strides, (b, kv_head), n0, BN, p.seqlen_k, threads);
-            load_tile::<D>(v_s, p.v, p.v_strides, (b, kv_head), n0, BN, p.seqlen_k, threads);
+            load_tile::<D>(
+                k_s,
+                p.k,
+                p.k_strides,
+                (b, kv_head),
+                n0,
+                BN,
+                p.seqlen_k,
+                threads,
+            );
+            load_tile::<D>(
+                v_s,
+                p.v,
+                p.v_strides,
+                (b, kv_head),
+                n0,
+                BN,
+                p.seqlen_k,
+                threads,
+            );
         }
         sync_threads();
 
@@ -112,7 +141,9 @@ pub unsafe fn attn_fwd<E: Element, const D: usize, const BM: usize, const BN: us
                 let mut dot = 0f32;
                 for c in 0..D {
                     // SAFETY: row < BM, j < BN, c < D.
-                    unsafe { dot += E::to_f32(*q_s.add(row * D + c)) * E::to_f32(*k_s.add(j * D + c)) };
+                    unsafe {
+                        dot += E::to_f32(*q_s.add(row * D + c)) * E::to_f32(*k_s.add(j * D + c))
+                    };
                 }
                 dot * scale_log2
             } else {
@@ -132,7 +163,11 @@ pub unsafe fn attn_fwd<E: Element, const D: usize, const BM: usize, const BN: us
         }
         // A row that has seen only masked keys keeps m = −∞; use 0 as the
         // exponent base so 2^(−∞ − base) = 0 instead of NaN.
-        let base = if m_new == f32::NEG_INFINITY { 0.0 } else { m_new };
+        let base = if m_new == f32::NEG_INFINITY {
+            0.0
+        } else {
+            m_new
+        };
         let alpha = exp2(m - base);
         l *= alpha;
         for a in acc.iter_mut().take(cols) {
@@ -162,8 +197,13 @@ pub unsafe fn attn_fwd<E: Element, const D: usize, const BM: usize, const BN: us
             unsafe { *o.offset(o_row + c as isize) = E::from_f32(a * inv_l) };
         }
         if part == 0 {
-            let lse = if l > 0.0 { (m + log2(l)) * LN_2 } else { f32::NEG_INFINITY };
-            let idx = (b as usize * p.heads_q as usize + h as usize) * p.seqlen_q as usize + q_row as usize;
+            let lse = if l > 0.0 {
+                (m + log2(l)) * LN_2
+            } else {
+                f32::NEG_INFINITY
+            };
+            let idx = (b as usize * p.heads_q as usize + h as usize) * p.seqlen_q as usize
+                + q_row as usize;
             // SAFETY: idx < batch * heads_q * seqlen_q.
             unsafe { *(p.lse as *mut f32).add(idx) = lse };
         }

@@ -3,8 +3,8 @@
 use std::process::ExitCode;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use tileattn::host::check::{self, CaseSpace, Executor};
 use tileattn::host::Error;
+use tileattn::host::check::{self, CaseSpace, Executor};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -31,7 +31,9 @@ pub struct Args {
 pub fn run(args: Args) -> tileattn::host::Result<ExitCode> {
     let reg = tileattn::registry();
     let variants: Vec<_> = match &args.variant {
-        Some(name) => vec![reg.find(name).ok_or_else(|| Error::Invalid(format!("no variant `{name}` (see `tileattn variants`)")))?],
+        Some(name) => vec![reg.find(name).ok_or_else(|| {
+            Error::Invalid(format!("no variant `{name}` (see `tileattn variants`)"))
+        })?],
         None => reg.variants.iter().collect(),
     };
     let device = if args.emulate {
@@ -47,29 +49,56 @@ pub fn run(args: Args) -> tileattn::host::Result<ExitCode> {
         }
     };
     let exec = device.as_ref().map_or(Executor::Emulator, Executor::Gpu);
-    let max_seqlen = args.max_seqlen.unwrap_or(if device.is_some() { 1024 } else { 300 });
+    let max_seqlen = args
+        .max_seqlen
+        .unwrap_or(if device.is_some() { 1024 } else { 300 });
     if max_seqlen == 0 {
         return Err(Error::Invalid("--max-seqlen must be at least 1".into()));
     }
     let seed = args.seed.unwrap_or_else(rand::random);
-    eprintln!("checking {} variant(s) × {} cases on the {} (seed {seed}, seqlen ≤ {max_seqlen})", variants.len(), args.cases, exec.name());
+    eprintln!(
+        "checking {} variant(s) × {} cases on the {} (seed {seed}, seqlen ≤ {max_seqlen})",
+        variants.len(),
+        args.cases,
+        exec.name()
+    );
 
     let bar = ProgressBar::new(variants.len() as u64 * args.cases as u64);
-    bar.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} cases, {elapsed} elapsed, ETA {eta}  {msg}").unwrap_or_else(|_| ProgressStyle::default_bar()));
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} cases, {elapsed} elapsed, ETA {eta}  {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
     let mut summaries = Vec::new();
     for (i, v) in variants.iter().enumerate() {
         bar.set_message(v.name);
-        summaries.push(check::sweep_variant(&exec, v, args.cases, CaseSpace { max_seqlen }, seed.wrapping_add(i as u64), || bar.inc(1)));
+        summaries.push(check::sweep_variant(
+            &exec,
+            v,
+            args.cases,
+            CaseSpace { max_seqlen },
+            seed.wrapping_add(i as u64),
+            || bar.inc(1),
+        ));
     }
     bar.finish_and_clear();
 
     let failed: u32 = summaries.iter().map(|s| s.cases - s.passed).sum();
     if args.json {
-        super::print_json(&serde_json::json!({ "executor": exec.name(), "seed": seed, "max_seqlen": max_seqlen, "variants": summaries }))?;
+        super::print_json(
+            &serde_json::json!({ "executor": exec.name(), "seed": seed, "max_seqlen": max_seqlen, "variants": summaries }),
+        )?;
     } else {
-        println!("{:<48} {:>7} {:>12} {:>12}", "variant", "passed", "worst rel L2", "worst LSE");
+        println!(
+            "{:<48} {:>7} {:>12} {:>12}",
+            "variant", "passed", "worst rel L2", "worst LSE"
+        );
         for s in &summaries {
-            println!("{:<48} {:>3}/{:<3} {:>12.3e} {:>12.3e}", s.variant, s.passed, s.cases, s.worst_rel_l2, s.worst_lse_abs);
+            println!(
+                "{:<48} {:>3}/{:<3} {:>12.3e} {:>12.3e}",
+                s.variant, s.passed, s.cases, s.worst_rel_l2, s.worst_lse_abs
+            );
             for f in &s.failures {
                 println!(
                     "    FAIL {} ({} inputs, seed {}): rel L2 {:.3e}, LSE {:.3e}{}",
@@ -78,12 +107,24 @@ pub fn run(args: Args) -> tileattn::host::Result<ExitCode> {
                     f.seed,
                     f.rel_l2,
                     f.lse_max_abs,
-                    f.error.as_deref().map(|e| format!(", error: {e}")).unwrap_or_default()
+                    f.error
+                        .as_deref()
+                        .map(|e| format!(", error: {e}"))
+                        .unwrap_or_default()
                 );
             }
         }
         let total: u32 = summaries.iter().map(|s| s.cases).sum();
-        println!("{} passed, {} failed ({}, seed {seed})", total - failed, failed, exec.name());
+        println!(
+            "{} passed, {} failed ({}, seed {seed})",
+            total - failed,
+            failed,
+            exec.name()
+        );
     }
-    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(super::EXIT_FAILED) })
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(super::EXIT_FAILED)
+    })
 }

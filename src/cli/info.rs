@@ -51,12 +51,27 @@ pub fn run(args: Args) -> tileattn::host::Result<ExitCode> {
     println!("GPU                 {}", info.name);
     println!("compute capability  {}", info.compute_capability);
     println!("SMs                 {}", info.sm_count);
-    println!("L2                  {:.1} MiB", info.l2_bytes as f64 / (1 << 20) as f64);
-    println!("shared mem / block  {} KiB (opt-in)", info.smem_optin_bytes / 1024);
+    println!(
+        "L2                  {:.1} MiB",
+        info.l2_bytes as f64 / (1 << 20) as f64
+    );
+    println!(
+        "shared mem / block  {} KiB (opt-in)",
+        info.smem_optin_bytes / 1024
+    );
     println!("SM clock (rated)    {} MHz", info.sm_clock_mhz);
-    println!("memory clock        {} MHz, {}-bit bus", info.mem_clock_mhz, info.mem_bus_bits);
-    println!("DRAM bandwidth      {:.0} GB/s theoretical", info.theoretical_bandwidth_gbs);
-    println!("memory              {:.1} GiB", info.total_mem_bytes as f64 / (1u64 << 30) as f64);
+    println!(
+        "memory clock        {} MHz, {}-bit bus",
+        info.mem_clock_mhz, info.mem_bus_bits
+    );
+    println!(
+        "DRAM bandwidth      {:.0} GB/s theoretical",
+        info.theoretical_bandwidth_gbs
+    );
+    println!(
+        "memory              {:.1} GiB",
+        info.total_mem_bytes as f64 / (1u64 << 30) as f64
+    );
     println!("CUDA driver         {}", info.driver);
     println!("tileattn            {}", info.tileattn_commit);
     Ok(ExitCode::SUCCESS)

@@ -56,7 +56,8 @@ pub fn open_device() -> tileattn::host::Result<tileattn::host::device::Device> {
 
 /// Print `value` as pretty JSON on stdout.
 pub fn print_json(value: &impl serde::Serialize) -> tileattn::host::Result<()> {
-    let s = serde_json::to_string_pretty(value).map_err(|e| Error::Invalid(format!("serializing JSON: {e}")))?;
+    let s = serde_json::to_string_pretty(value)
+        .map_err(|e| Error::Invalid(format!("serializing JSON: {e}")))?;
     println!("{s}");
     Ok(())
 }

@@ -77,16 +77,36 @@ pub fn run(args: Args) -> tileattn::host::Result<ExitCode> {
         super::print_json(&rows)?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{:<48} {:>6} {:>6} {:>6} {:>7} {:>8}  archs", "variant", "bm", "bn", "warps", "stages", "smem B");
+    println!(
+        "{:<48} {:>6} {:>6} {:>6} {:>7} {:>8}  archs",
+        "variant", "bm", "bn", "warps", "stages", "smem B"
+    );
     for r in &rows {
-        println!("{:<48} {:>6} {:>6} {:>6} {:>7} {:>8}  {}", r.name, r.block_m, r.block_n, r.warps, r.stages, r.smem_bytes, r.archs.join(","));
+        println!(
+            "{:<48} {:>6} {:>6} {:>6} {:>7} {:>8}  {}",
+            r.name,
+            r.block_m,
+            r.block_n,
+            r.warps,
+            r.stages,
+            r.smem_bytes,
+            r.archs.join(",")
+        );
         for res in &r.resources {
             println!(
                 "    {}: {} registers, {} B stack, {} B spill stores, {} B spill loads",
-                res.arch, res.registers, res.stack_bytes, res.spill_store_bytes, res.spill_load_bytes
+                res.arch,
+                res.registers,
+                res.stack_bytes,
+                res.spill_store_bytes,
+                res.spill_load_bytes
             );
         }
     }
-    println!("{} variants; kernel build {}", rows.len(), &reg.build_hash()[..16]);
+    println!(
+        "{} variants; kernel build {}",
+        rows.len(),
+        &reg.build_hash()[..16]
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -56,19 +56,34 @@ pub enum SpecError {
     UnknownDType(String),
     Empty(String),
     /// An explicit variant breaks a validity rule.
-    InvalidVariant { name: String, rule: Rule, detail: String },
+    InvalidVariant {
+        name: String,
+        rule: Rule,
+        detail: String,
+    },
 }
 
 impl fmt::Display for SpecError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SpecError::Parse(m) => write!(f, "tiles.toml: {m}"),
-            SpecError::UnknownArch(a) => write!(f, "tiles.toml: unknown arch `{a}` (known: sm_80, sm_86, sm_89, sm_90)"),
-            SpecError::UnknownFamily(k) => write!(f, "tiles.toml: unknown kernel family `{k}` (known: v0, v1)"),
-            SpecError::UnknownDType(d) => write!(f, "tiles.toml: unknown dtype `{d}` (known: f16, bf16)"),
+            SpecError::UnknownArch(a) => write!(
+                f,
+                "tiles.toml: unknown arch `{a}` (known: sm_80, sm_86, sm_89, sm_90)"
+            ),
+            SpecError::UnknownFamily(k) => {
+                write!(f, "tiles.toml: unknown kernel family `{k}` (known: v0, v1)")
+            }
+            SpecError::UnknownDType(d) => {
+                write!(f, "tiles.toml: unknown dtype `{d}` (known: f16, bf16)")
+            }
             SpecError::Empty(what) => write!(f, "tiles.toml: {what} is empty"),
             SpecError::InvalidVariant { name, rule, detail } => {
-                write!(f, "tiles.toml: variant {name} is invalid: {} ({detail})", rule.describe())
+                write!(
+                    f,
+                    "tiles.toml: variant {name} is invalid: {} ({detail})",
+                    rule.describe()
+                )
             }
         }
     }
@@ -161,11 +176,17 @@ fn one_stage() -> usize {
 }
 
 fn parse_arch(s: &str) -> Result<Arch, SpecError> {
-    Arch::ALL.into_iter().find(|a| a.name() == s).ok_or_else(|| SpecError::UnknownArch(s.into()))
+    Arch::ALL
+        .into_iter()
+        .find(|a| a.name() == s)
+        .ok_or_else(|| SpecError::UnknownArch(s.into()))
 }
 
 fn parse_family(s: &str) -> Result<Family, SpecError> {
-    Family::ALL.into_iter().find(|f| f.name() == s).ok_or_else(|| SpecError::UnknownFamily(s.into()))
+    Family::ALL
+        .into_iter()
+        .find(|f| f.name() == s)
+        .ok_or_else(|| SpecError::UnknownFamily(s.into()))
 }
 
 fn parse_dtype(s: &str) -> Result<DType, SpecError> {
@@ -182,13 +203,21 @@ fn placement(tile: &TileConfig, archs: &[Arch]) -> Result<Vec<Arch>, Rule> {
             Err(rule) => last_err = rule,
         }
     }
-    if fits.is_empty() { Err(last_err) } else { Ok(fits) }
+    if fits.is_empty() {
+        Err(last_err)
+    } else {
+        Ok(fits)
+    }
 }
 
 /// Parse and expand the text of a `tiles.toml`.
 pub fn expand(text: &str) -> Result<Expansion, SpecError> {
     let raw: RawFile = toml::from_str(text).map_err(|e| SpecError::Parse(e.to_string()))?;
-    let mut archs = raw.archs.iter().map(|a| parse_arch(a)).collect::<Result<Vec<_>, _>>()?;
+    let mut archs = raw
+        .archs
+        .iter()
+        .map(|a| parse_arch(a))
+        .collect::<Result<Vec<_>, _>>()?;
     archs.sort();
     archs.dedup();
     if archs.is_empty() {
@@ -199,7 +228,11 @@ pub fn expand(text: &str) -> Result<Expansion, SpecError> {
 
     for (i, fam) in raw.family.iter().enumerate() {
         let family = parse_family(&fam.kernel)?;
-        let dtypes = fam.dtypes.iter().map(|d| parse_dtype(d)).collect::<Result<Vec<_>, _>>()?;
+        let dtypes = fam
+            .dtypes
+            .iter()
+            .map(|d| parse_dtype(d))
+            .collect::<Result<Vec<_>, _>>()?;
         let mut dropped_here: BTreeMap<String, Dropped> = BTreeMap::new();
         for &dtype in &dtypes {
             for &head_dim in &fam.head_dims {
@@ -208,20 +241,34 @@ pub fn expand(text: &str) -> Result<Expansion, SpecError> {
                         for &block_n in &fam.block_n {
                             for &warps in &fam.warps {
                                 for &stages in &fam.stages {
-                                    let tile = TileConfig { family, head_dim, block_m, block_n, warps, stages };
-                                    let mut v = VariantSpec { dtype, causal, tile, archs: Vec::new() };
+                                    let tile = TileConfig {
+                                        family,
+                                        head_dim,
+                                        block_m,
+                                        block_n,
+                                        warps,
+                                        stages,
+                                    };
+                                    let mut v = VariantSpec {
+                                        dtype,
+                                        causal,
+                                        tile,
+                                        archs: Vec::new(),
+                                    };
                                     match placement(&tile, &archs) {
                                         Ok(fits) => {
                                             v.archs = fits;
                                             variants.insert(v.entry_name(), v);
                                         }
                                         Err(rule) => {
-                                            let d = dropped_here.entry(format!("{rule:?}")).or_insert(Dropped {
-                                                family_index: i + 1,
-                                                rule,
-                                                count: 0,
-                                                example: v.entry_name(),
-                                            });
+                                            let d = dropped_here
+                                                .entry(format!("{rule:?}"))
+                                                .or_insert(Dropped {
+                                                    family_index: i + 1,
+                                                    rule,
+                                                    count: 0,
+                                                    example: v.entry_name(),
+                                                });
                                             d.count += 1;
                                         }
                                     }
@@ -244,7 +291,12 @@ pub fn expand(text: &str) -> Result<Expansion, SpecError> {
             warps: rv.warps,
             stages: rv.stages,
         };
-        let mut v = VariantSpec { dtype: parse_dtype(&rv.dtype)?, causal: rv.causal, tile, archs: Vec::new() };
+        let mut v = VariantSpec {
+            dtype: parse_dtype(&rv.dtype)?,
+            causal: rv.causal,
+            tile,
+            archs: Vec::new(),
+        };
         match placement(&tile, &archs) {
             Ok(fits) => v.archs = fits,
             Err(rule) => {
@@ -252,9 +304,17 @@ pub fn expand(text: &str) -> Result<Expansion, SpecError> {
                     "{} threads, {} bytes of shared memory; archs: {}",
                     tile.threads(),
                     tile.smem_bytes(),
-                    archs.iter().map(|a| format!("{} ≤ {} bytes", a.name(), a.max_smem_per_block())).collect::<Vec<_>>().join(", ")
+                    archs
+                        .iter()
+                        .map(|a| format!("{} ≤ {} bytes", a.name(), a.max_smem_per_block()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 );
-                return Err(SpecError::InvalidVariant { name: v.entry_name(), rule, detail });
+                return Err(SpecError::InvalidVariant {
+                    name: v.entry_name(),
+                    rule,
+                    detail,
+                });
             }
         }
         variants.insert(v.entry_name(), v);
@@ -263,5 +323,9 @@ pub fn expand(text: &str) -> Result<Expansion, SpecError> {
     if variants.is_empty() {
         return Err(SpecError::Empty("the expanded variant set".into()));
     }
-    Ok(Expansion { archs, variants: variants.into_values().collect(), dropped })
+    Ok(Expansion {
+        archs,
+        variants: variants.into_values().collect(),
+        dropped,
+    })
 }

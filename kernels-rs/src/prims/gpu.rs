@@ -12,7 +12,13 @@ pub(crate) fn thread_idx() -> u32 {
 #[inline(always)]
 pub(crate) fn block_idx() -> [u32; 3] {
     // SAFETY: as above.
-    unsafe { [nvptx::_block_idx_x() as u32, nvptx::_block_idx_y() as u32, nvptx::_block_idx_z() as u32] }
+    unsafe {
+        [
+            nvptx::_block_idx_x() as u32,
+            nvptx::_block_idx_y() as u32,
+            nvptx::_block_idx_z() as u32,
+        ]
+    }
 }
 #[inline(always)]
 pub(crate) fn block_dim() -> u32 {
@@ -22,7 +28,13 @@ pub(crate) fn block_dim() -> u32 {
 #[inline(always)]
 pub(crate) fn grid_dim() -> [u32; 3] {
     // SAFETY: as above.
-    unsafe { [nvptx::_grid_dim_x() as u32, nvptx::_grid_dim_y() as u32, nvptx::_grid_dim_z() as u32] }
+    unsafe {
+        [
+            nvptx::_grid_dim_x() as u32,
+            nvptx::_grid_dim_y() as u32,
+            nvptx::_grid_dim_z() as u32,
+        ]
+    }
 }
 #[inline(always)]
 pub(crate) fn sync_threads() {
@@ -39,7 +51,9 @@ pub(crate) fn dyn_smem() -> *mut u8 {
 fn smem_addr(p: *const u8) -> u32 {
     let a: u64;
     // SAFETY: pure address arithmetic.
-    unsafe { asm!("cvta.to.shared.u64 {a}, {p};", a = out(reg64) a, p = in(reg64) p as u64, options(pure, nomem, nostack)) };
+    unsafe {
+        asm!("cvta.to.shared.u64 {a}, {p};", a = out(reg64) a, p = in(reg64) p as u64, options(pure, nomem, nostack))
+    };
     a as u32
 }
 
@@ -47,7 +61,9 @@ fn smem_addr(p: *const u8) -> u32 {
 pub(crate) fn exp2(x: f32) -> f32 {
     let y: f32;
     // SAFETY: pure arithmetic.
-    unsafe { asm!("ex2.approx.ftz.f32 {y}, {x};", y = out(reg32) y, x = in(reg32) x, options(pure, nomem, nostack)) };
+    unsafe {
+        asm!("ex2.approx.ftz.f32 {y}, {x};", y = out(reg32) y, x = in(reg32) x, options(pure, nomem, nostack))
+    };
     y
 }
 
@@ -55,7 +71,9 @@ pub(crate) fn exp2(x: f32) -> f32 {
 pub(crate) fn log2(x: f32) -> f32 {
     let y: f32;
     // SAFETY: pure arithmetic.
-    unsafe { asm!("lg2.approx.ftz.f32 {y}, {x};", y = out(reg32) y, x = in(reg32) x, options(pure, nomem, nostack)) };
+    unsafe {
+        asm!("lg2.approx.ftz.f32 {y}, {x};", y = out(reg32) y, x = in(reg32) x, options(pure, nomem, nostack))
+    };
     y
 }
 
@@ -63,14 +81,18 @@ pub(crate) fn log2(x: f32) -> f32 {
 pub(crate) fn f16_to_f32(h: u16) -> f32 {
     let y: f32;
     // SAFETY: pure arithmetic.
-    unsafe { asm!("cvt.f32.f16 {y}, {h};", y = out(reg32) y, h = in(reg16) h, options(pure, nomem, nostack)) };
+    unsafe {
+        asm!("cvt.f32.f16 {y}, {h};", y = out(reg32) y, h = in(reg16) h, options(pure, nomem, nostack))
+    };
     y
 }
 #[inline(always)]
 pub(crate) fn f32_to_f16(x: f32) -> u16 {
     let h: u16;
     // SAFETY: pure arithmetic.
-    unsafe { asm!("cvt.rn.f16.f32 {h}, {x};", h = out(reg16) h, x = in(reg32) x, options(pure, nomem, nostack)) };
+    unsafe {
+        asm!("cvt.rn.f16.f32 {h}, {x};", h = out(reg16) h, x = in(reg32) x, options(pure, nomem, nostack))
+    };
     h
 }
 #[inline(always)]
@@ -81,7 +103,9 @@ pub(crate) fn bf16_to_f32(h: u16) -> f32 {
 pub(crate) fn f32_to_bf16(x: f32) -> u16 {
     let h: u16;
     // SAFETY: pure arithmetic.
-    unsafe { asm!("cvt.rn.bf16.f32 {h}, {x};", h = out(reg16) h, x = in(reg32) x, options(pure, nomem, nostack)) };
+    unsafe {
+        asm!("cvt.rn.bf16.f32 {h}, {x};", h = out(reg16) h, x = in(reg32) x, options(pure, nomem, nostack))
+    };
     h
 }
 /// Two f32 → one f16x2 register, `lo` in the low half.
@@ -89,7 +113,9 @@ pub(crate) fn f32_to_bf16(x: f32) -> u16 {
 pub(crate) fn pack_f16x2(lo: f32, hi: f32) -> u32 {
     let r: u32;
     // SAFETY: pure arithmetic. `cvt.rn.f16x2.f32 d, a, b` puts a in the upper half.
-    unsafe { asm!("cvt.rn.f16x2.f32 {r}, {hi}, {lo};", r = out(reg32) r, hi = in(reg32) hi, lo = in(reg32) lo, options(pure, nomem, nostack)) };
+    unsafe {
+        asm!("cvt.rn.f16x2.f32 {r}, {hi}, {lo};", r = out(reg32) r, hi = in(reg32) hi, lo = in(reg32) lo, options(pure, nomem, nostack))
+    };
     r
 }
 /// Two f32 → one bf16x2 register, `lo` in the low half.
@@ -97,7 +123,9 @@ pub(crate) fn pack_f16x2(lo: f32, hi: f32) -> u32 {
 pub(crate) fn pack_bf16x2(lo: f32, hi: f32) -> u32 {
     let r: u32;
     // SAFETY: pure arithmetic.
-    unsafe { asm!("cvt.rn.bf16x2.f32 {r}, {hi}, {lo};", r = out(reg32) r, hi = in(reg32) hi, lo = in(reg32) lo, options(pure, nomem, nostack)) };
+    unsafe {
+        asm!("cvt.rn.bf16x2.f32 {r}, {hi}, {lo};", r = out(reg32) r, hi = in(reg32) hi, lo = in(reg32) lo, options(pure, nomem, nostack))
+    };
     r
 }
 
@@ -157,12 +185,24 @@ pub(crate) unsafe fn ldmatrix<const N: usize>(row_addr: *const u8, trans: bool) 
     // SAFETY: guaranteed by the caller; N and trans are compile-time after inlining.
     unsafe {
         match (N, trans) {
-            (1, false) => asm!("ldmatrix.sync.aligned.m8n8.x1.shared.b16 {{{r0}}}, [{a}];", r0 = out(reg32) r[0], a = in(reg32) a, options(readonly, nostack)),
-            (1, true) => asm!("ldmatrix.sync.aligned.m8n8.x1.trans.shared.b16 {{{r0}}}, [{a}];", r0 = out(reg32) r[0], a = in(reg32) a, options(readonly, nostack)),
-            (2, false) => asm!("ldmatrix.sync.aligned.m8n8.x2.shared.b16 {{{r0}, {r1}}}, [{a}];", r0 = out(reg32) r[0], r1 = out(reg32) r[1], a = in(reg32) a, options(readonly, nostack)),
-            (2, true) => asm!("ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16 {{{r0}, {r1}}}, [{a}];", r0 = out(reg32) r[0], r1 = out(reg32) r[1], a = in(reg32) a, options(readonly, nostack)),
-            (4, false) => asm!("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {{{r0}, {r1}, {r2}, {r3}}}, [{a}];", r0 = out(reg32) r[0], r1 = out(reg32) r[1], r2 = out(reg32) r[2], r3 = out(reg32) r[3], a = in(reg32) a, options(readonly, nostack)),
-            (4, true) => asm!("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {{{r0}, {r1}, {r2}, {r3}}}, [{a}];", r0 = out(reg32) r[0], r1 = out(reg32) r[1], r2 = out(reg32) r[2], r3 = out(reg32) r[3], a = in(reg32) a, options(readonly, nostack)),
+            (1, false) => {
+                asm!("ldmatrix.sync.aligned.m8n8.x1.shared.b16 {{{r0}}}, [{a}];", r0 = out(reg32) r[0], a = in(reg32) a, options(readonly, nostack))
+            }
+            (1, true) => {
+                asm!("ldmatrix.sync.aligned.m8n8.x1.trans.shared.b16 {{{r0}}}, [{a}];", r0 = out(reg32) r[0], a = in(reg32) a, options(readonly, nostack))
+            }
+            (2, false) => {
+                asm!("ldmatrix.sync.aligned.m8n8.x2.shared.b16 {{{r0}, {r1}}}, [{a}];", r0 = out(reg32) r[0], r1 = out(reg32) r[1], a = in(reg32) a, options(readonly, nostack))
+            }
+            (2, true) => {
+                asm!("ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16 {{{r0}, {r1}}}, [{a}];", r0 = out(reg32) r[0], r1 = out(reg32) r[1], a = in(reg32) a, options(readonly, nostack))
+            }
+            (4, false) => {
+                asm!("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {{{r0}, {r1}, {r2}, {r3}}}, [{a}];", r0 = out(reg32) r[0], r1 = out(reg32) r[1], r2 = out(reg32) r[2], r3 = out(reg32) r[3], a = in(reg32) a, options(readonly, nostack))
+            }
+            (4, true) => {
+                asm!("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {{{r0}, {r1}, {r2}, {r3}}}, [{a}];", r0 = out(reg32) r[0], r1 = out(reg32) r[1], r2 = out(reg32) r[2], r3 = out(reg32) r[3], a = in(reg32) a, options(readonly, nostack))
+            }
             _ => core::hint::unreachable_unchecked(),
         }
     }

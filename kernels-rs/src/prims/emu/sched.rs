@@ -48,8 +48,16 @@ pub enum EmuError {
 impl core::fmt::Display for EmuError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            EmuError::BadBlock(n) => write!(f, "emulator: block of {n} threads is not 1..=1024 whole warps"),
-            EmuError::Deadlock { block, at_barrier, at_warp_sync, exited } => write!(
+            EmuError::BadBlock(n) => write!(
+                f,
+                "emulator: block of {n} threads is not 1..=1024 whole warps"
+            ),
+            EmuError::Deadlock {
+                block,
+                at_barrier,
+                at_warp_sync,
+                exited,
+            } => write!(
                 f,
                 "emulator: block {block:?} deadlocked: {at_barrier} threads wait at a barrier, \
                  {at_warp_sync} at a warp collective, {exited} have exited (a barrier or \
@@ -111,7 +119,10 @@ std::thread_local! {
 /// on the host has no thread to be.
 pub(crate) fn with_ctx<R>(f: impl FnOnce(&ThreadCtx, &Block) -> R) -> R {
     let ctx = CURRENT.with(|c| c.get());
-    assert!(!ctx.is_null(), "tileattn prims called outside an emulated launch");
+    assert!(
+        !ctx.is_null(),
+        "tileattn prims called outside an emulated launch"
+    );
     // SAFETY: CURRENT points at a ThreadCtx that outlives the fiber being run
     // (set by `run_block` around every resume), and its block outlives it.
     unsafe { f(&*ctx, &*(*ctx).block) }
@@ -201,7 +212,9 @@ pub fn launch<F: Fn() + Sync>(dims: LaunchDims, kernel: F) -> Result<(), EmuErro
     let blocks = gx as usize * gy as usize * gz as usize;
     let next = AtomicUsize::new(0);
     let first_error: Mutex<Option<EmuError>> = Mutex::new(None);
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(blocks.max(1));
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(blocks.max(1));
     std::thread::scope(|s| {
         for _ in 0..workers {
             s.spawn(|| {
@@ -212,7 +225,11 @@ pub fn launch<F: Fn() + Sync>(dims: LaunchDims, kernel: F) -> Result<(), EmuErro
                     if i >= blocks || first_error.lock().map(|e| e.is_some()).unwrap_or(true) {
                         break;
                     }
-                    let idx = [(i % gx as usize) as u32, ((i / gx as usize) % gy as usize) as u32, (i / (gx as usize * gy as usize)) as u32];
+                    let idx = [
+                        (i % gx as usize) as u32,
+                        ((i / gx as usize) % gy as usize) as u32,
+                        (i / (gx as usize * gy as usize)) as u32,
+                    ];
                     if let Err(e) = run_block(dims, idx, &kernel, &mut stacks, &mut smem) {
                         if let Ok(mut slot) = first_error.lock() {
                             slot.get_or_insert(e);
@@ -237,7 +254,9 @@ struct SmemBuffer {
 
 impl SmemBuffer {
     fn new(len: usize) -> Self {
-        SmemBuffer { bytes: std::vec![0u8; len + SMEM_ALIGN].into_boxed_slice() }
+        SmemBuffer {
+            bytes: std::vec![0u8; len + SMEM_ALIGN].into_boxed_slice(),
+        }
     }
     /// Aligned base, refilled with a garbage pattern: a kernel that reads shared
     /// memory it never wrote gets NaN-like junk, not a lucky zero.
@@ -267,7 +286,10 @@ fn run_block<F: Fn() + Sync>(
             .map(|_| Warp {
                 arrived: Cell::new(0),
                 generation: Cell::new(0),
-                slots: [UnsafeCell::new([[0; WARP_SLOT_BYTES]; 32]), UnsafeCell::new([[0; WARP_SLOT_BYTES]; 32])],
+                slots: [
+                    UnsafeCell::new([[0; WARP_SLOT_BYTES]; 32]),
+                    UnsafeCell::new([[0; WARP_SLOT_BYTES]; 32]),
+                ],
             })
             .collect(),
     };
@@ -283,7 +305,9 @@ fn run_block<F: Fn() + Sync>(
     let mut fibers: Vec<Option<Coroutine<(), (), (), DefaultStack>>> = ctxs
         .iter()
         .map(|ctx| {
-            let stack = stacks.pop().unwrap_or_else(|| DefaultStack::new(FIBER_STACK_BYTES).expect("fiber stack allocation failed"));
+            let stack = stacks.pop().unwrap_or_else(|| {
+                DefaultStack::new(FIBER_STACK_BYTES).expect("fiber stack allocation failed")
+            });
             let body = move |y: &Yielder<(), ()>, ()| {
                 ctx.yielder.set(y);
                 kernel();
@@ -312,7 +336,12 @@ fn run_block<F: Fn() + Sync>(
             }
         }
         if live > 0 && block.progress.get() == before {
-            let count = |w: Wait| ctxs.iter().zip(&fibers).filter(|(c, f)| f.is_some() && c.wait.get() == w).count() as u32;
+            let count = |w: Wait| {
+                ctxs.iter()
+                    .zip(&fibers)
+                    .filter(|(c, f)| f.is_some() && c.wait.get() == w)
+                    .count() as u32
+            };
             result = Err(EmuError::Deadlock {
                 block: idx,
                 at_barrier: count(Wait::Barrier),

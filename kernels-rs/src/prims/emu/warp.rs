@@ -123,7 +123,13 @@ pub(crate) struct CpAsyncQueue {
 /// when the copy is performed.
 pub(crate) unsafe fn cp_async_16(dst: *mut u8, src: *const u8, src_bytes: u32) {
     // SAFETY: the queue belongs to the calling thread and is not aliased.
-    with_ctx(|c, _| unsafe { (*c.cp_async.get()).uncommitted.push(PendingCopy { dst, src, src_bytes: src_bytes.min(16) }) })
+    with_ctx(|c, _| unsafe {
+        (*c.cp_async.get()).uncommitted.push(PendingCopy {
+            dst,
+            src,
+            src_bytes: src_bytes.min(16),
+        })
+    })
 }
 
 /// `cp.async.commit_group`.
@@ -146,7 +152,11 @@ pub(crate) fn cp_async_wait(n: usize) {
                 // SAFETY: guaranteed by the caller of `cp_async_16`.
                 unsafe {
                     core::ptr::copy_nonoverlapping(copy.src, copy.dst, copy.src_bytes as usize);
-                    core::ptr::write_bytes(copy.dst.add(copy.src_bytes as usize), 0, 16 - copy.src_bytes as usize);
+                    core::ptr::write_bytes(
+                        copy.dst.add(copy.src_bytes as usize),
+                        0,
+                        16 - copy.src_bytes as usize,
+                    );
                 }
             }
         }
