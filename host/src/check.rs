@@ -4,6 +4,9 @@
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use serde::Serialize;
 
 use crate::Result;
@@ -15,6 +18,7 @@ use crate::registry::Variant;
 use crate::tensor::{Layout, Tensor};
 
 /// Where kernels run.
+#[derive(Clone, Copy)]
 pub enum Executor<'a> {
     Gpu(&'a Device),
     Emulator,
@@ -171,27 +175,103 @@ pub struct VariantSummary {
     pub failures: Vec<CaseResult>,
 }
 
-/// Run `cases` random cases of `v`, calling `tick` after each.
+/// The cases a sweep runs for one variant: random ones, or fixed shapes.
+pub enum Cases {
+    Random {
+        count: u32,
+        space: CaseSpace,
+        seed: u64,
+    },
+    /// `(batch, heads_q, heads_kv, seqlen_q, seqlen_k)`, each run once per input layout.
+    Shapes(Vec<[u32; 5]>),
+}
+
+impl Cases {
+    fn expand(&self, v: &Variant) -> Vec<(Problem, Layout, u64)> {
+        match self {
+            Cases::Random { count, space, seed } => {
+                let mut rng = StdRng::seed_from_u64(*seed);
+                (0..*count)
+                    .map(|_| random_problem(v, *space, &mut rng))
+                    .collect()
+            }
+            Cases::Shapes(shapes) => shapes
+                .iter()
+                .enumerate()
+                .flat_map(|(i, &[b, hq, hkv, sq, sk])| {
+                    let p = Problem::new(
+                        b,
+                        hq,
+                        hkv,
+                        sq,
+                        sk,
+                        v.tile.head_dim as u32,
+                        v.dtype,
+                        v.causal,
+                    );
+                    [
+                        (p, Layout::Bshd, i as u64),
+                        (p, Layout::Bhsd, i as u64 + 1000),
+                    ]
+                })
+                .collect(),
+        }
+    }
+
+    /// Cases per variant.
+    pub fn len(&self) -> usize {
+        match self {
+            Cases::Random { count, .. } => *count as usize,
+            Cases::Shapes(s) => 2 * s.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Run every case of `v`, `workers` at a time (the f64 reference dominates the
+/// cost; launches serialize on the device's one stream), calling `tick` after each.
 pub fn sweep_variant(
-    exec: &Executor,
+    exec: Executor,
     v: &Variant,
-    cases: u32,
-    space: CaseSpace,
-    seed: u64,
-    mut tick: impl FnMut(),
+    cases: &Cases,
+    workers: usize,
+    tick: impl Fn() + Sync,
 ) -> VariantSummary {
-    let mut rng = StdRng::seed_from_u64(seed);
+    let todo = cases.expand(v);
+    let next = AtomicUsize::new(0);
+    let results = Mutex::new(Vec::with_capacity(todo.len()));
+    std::thread::scope(|s| {
+        for _ in 0..workers.clamp(1, todo.len().max(1)) {
+            s.spawn(|| {
+                while let Some((p, layout, seed)) = todo.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let r = run_case(&exec, v, p, *layout, *seed);
+                    if let Ok(mut all) = results.lock() {
+                        all.push(r);
+                    }
+                    tick();
+                }
+            });
+        }
+    });
+    let results = results.into_inner().unwrap_or_default();
     let mut s = VariantSummary {
         variant: v.name.into(),
-        cases,
+        cases: todo.len() as u32,
         passed: 0,
         worst_rel_l2: 0.0,
         worst_lse_abs: 0.0,
         failures: Vec::new(),
     };
-    for _ in 0..cases {
-        let (p, layout, case_seed) = random_problem(v, space, &mut rng);
-        let r = run_case(exec, v, &p, layout, case_seed);
+    if results.len() != todo.len() {
+        s.failures.push(CaseResult {
+            error: Some("a check worker stopped early".into()),
+            ..CaseResult::empty(v)
+        });
+    }
+    for r in results {
         // NaN-aware maxima: a NaN error is the worst there is.
         s.worst_rel_l2 = if r.rel_l2.is_nan() || s.worst_rel_l2.is_nan() {
             f64::NAN
@@ -208,7 +288,21 @@ pub fn sweep_variant(
         } else {
             s.failures.push(r);
         }
-        tick();
     }
     s
+}
+
+impl CaseResult {
+    fn empty(v: &Variant) -> CaseResult {
+        CaseResult {
+            variant: v.name.into(),
+            problem: String::new(),
+            input_layout: String::new(),
+            seed: 0,
+            rel_l2: f64::NAN,
+            lse_max_abs: f64::NAN,
+            passed: false,
+            error: None,
+        }
+    }
 }

@@ -12,6 +12,7 @@ pub mod device;
 pub mod emulate;
 pub mod error;
 pub mod launch;
+pub mod npy;
 pub mod problem;
 pub mod ptxas;
 pub mod reference;

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use tileattn::host::Error;
-use tileattn::host::check::{self, CaseSpace, Executor};
+use tileattn::host::check::{self, CaseSpace, Cases, Executor};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -17,6 +17,12 @@ pub struct Args {
     /// Check only this variant (see `tileattn variants`).
     #[arg(long)]
     variant: Option<String>,
+    /// Check only this kernel family (v0, v1).
+    #[arg(long)]
+    family: Option<String>,
+    /// Fixed shapes instead of random ones: `B,Hq,Hkv,Sq,Sk;...` (each run in BSHD and BHSD).
+    #[arg(long)]
+    shapes: Option<String>,
     /// Largest seqlen drawn (default: 1024 on the GPU, 300 on the emulator).
     #[arg(long)]
     max_seqlen: Option<u32>,
@@ -56,14 +62,25 @@ pub fn run(args: Args) -> tileattn::host::Result<ExitCode> {
         return Err(Error::Invalid("--max-seqlen must be at least 1".into()));
     }
     let seed = args.seed.unwrap_or_else(rand::random);
+    let shapes = args.shapes.as_deref().map(parse_shapes).transpose()?;
+    let cases_for = |i: usize| match &shapes {
+        Some(s) => Cases::Shapes(s.clone()),
+        None => Cases::Random {
+            count: args.cases,
+            space: CaseSpace { max_seqlen },
+            seed: seed.wrapping_add(i as u64),
+        },
+    };
+    let per_variant = cases_for(0).len();
     eprintln!(
-        "checking {} variant(s) × {} cases on the {} (seed {seed}, seqlen ≤ {max_seqlen})",
+        "checking {} variant(s) × {per_variant} cases on the {} (seed {seed}, seqlen ≤ {max_seqlen})",
         variants.len(),
-        args.cases,
         exec.name()
     );
+    // The GPU run is cheap; the f64 reference is not: one worker per core.
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
 
-    let bar = ProgressBar::new(variants.len() as u64 * args.cases as u64);
+    let bar = ProgressBar::new(variants.len() as u64 * per_variant as u64);
     bar.set_style(
         ProgressStyle::with_template(
             "{bar:40} {pos}/{len} cases, {elapsed} elapsed, ETA {eta}  {msg}",
@@ -74,11 +91,10 @@ pub fn run(args: Args) -> tileattn::host::Result<ExitCode> {
     for (i, v) in variants.iter().enumerate() {
         bar.set_message(v.name);
         summaries.push(check::sweep_variant(
-            &exec,
+            exec,
             v,
-            args.cases,
-            CaseSpace { max_seqlen },
-            seed.wrapping_add(i as u64),
+            &cases_for(i),
+            workers,
             || bar.inc(1),
         ));
     }
@@ -127,4 +143,20 @@ pub fn run(args: Args) -> tileattn::host::Result<ExitCode> {
     } else {
         ExitCode::from(super::EXIT_FAILED)
     })
+}
+
+/// `B,Hq,Hkv,Sq,Sk;B,Hq,Hkv,Sq,Sk;...`
+fn parse_shapes(text: &str) -> tileattn::host::Result<Vec<[u32; 5]>> {
+    text.split(';')
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| {
+            let n: Vec<u32> = s
+                .split(',')
+                .map(|x| x.trim().parse::<u32>())
+                .collect::<Result<_, _>>()
+                .map_err(|_| Error::Invalid(format!("shape `{s}`: not whole numbers")))?;
+            <[u32; 5]>::try_from(n)
+                .map_err(|_| Error::Invalid(format!("shape `{s}`: expected B,Hq,Hkv,Sq,Sk")))
+        })
+        .collect()
 }

@@ -4,6 +4,7 @@
 
 mod check;
 mod info;
+mod run;
 mod variants;
 
 use std::process::ExitCode;
@@ -31,6 +32,8 @@ enum Command {
     Info(info::Args),
     /// Random-shape correctness sweep against the f64 reference (GPU, or the CPU emulator).
     Check(check::Args),
+    /// Run attention on tensors from .npy files and write O (and LSE) as .npy.
+    Run(run::Args),
 }
 
 pub fn run(cli: Cli) -> tileattn::host::Result<ExitCode> {
@@ -38,6 +41,7 @@ pub fn run(cli: Cli) -> tileattn::host::Result<ExitCode> {
         Command::Variants(a) => variants::run(a),
         Command::Info(a) => info::run(a),
         Command::Check(a) => check::run(a),
+        Command::Run(a) => run::run(a),
     }
 }
 

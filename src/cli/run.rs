@@ -1,0 +1,168 @@
+//! `tileattn run`: attention on the user's own tensors from `.npy` files.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use tileattn::host::device::Device;
+use tileattn::host::npy::{self, Array};
+use tileattn::host::problem::Problem;
+use tileattn::host::tensor::{Layout, Tensor, strides_for, to_bits};
+use tileattn::host::{Error, emulate};
+use tileattn::kernels::DType;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Queries, float16 or float32 `.npy`, shape [batch, seqlen_q, heads_q, head_dim] (BSHD).
+    #[arg(long)]
+    q: PathBuf,
+    /// Keys, [batch, seqlen_k, heads_kv, head_dim].
+    #[arg(long)]
+    k: PathBuf,
+    /// Values, [batch, seqlen_k, heads_kv, head_dim].
+    #[arg(long)]
+    v: PathBuf,
+    /// Bottom-right aligned causal mask (FlashAttention ≥ 2.1; equals PyTorch's `is_causal` when seqlen_q = seqlen_k).
+    #[arg(long)]
+    causal: bool,
+    /// Softmax scale (default 1/√head_dim).
+    #[arg(long)]
+    scale: Option<f32>,
+    /// Compute dtype the inputs are rounded to.
+    #[arg(long, default_value = "f16")]
+    dtype: String,
+    /// Variant to run (default: the documented heuristic, see README).
+    #[arg(long)]
+    variant: Option<String>,
+    /// Output O, float32 `.npy`, [batch, seqlen_q, heads_q, head_dim].
+    #[arg(long)]
+    out: PathBuf,
+    /// Also write the log-sum-exp, float32 `.npy`, [batch, heads_q, seqlen_q].
+    #[arg(long)]
+    lse: Option<PathBuf>,
+    /// Run on the CPU emulator instead of the GPU.
+    #[arg(long)]
+    emulate: bool,
+}
+
+fn shape4(name: &str, path: &std::path::Path, a: &Array) -> tileattn::host::Result<[u32; 4]> {
+    let dims: Vec<u32> = a
+        .shape
+        .iter()
+        .map(|&d| u32::try_from(d))
+        .collect::<Result<_, _>>()
+        .map_err(|_| Error::format(path, "dimension too large"))?;
+    <[u32; 4]>::try_from(dims).map_err(|_| {
+        Error::format(
+            path,
+            format!(
+                "{name} must have rank 4 [batch, seq, heads, head_dim], it has shape {:?}",
+                a.shape
+            ),
+        )
+    })
+}
+
+fn to_tensor(dtype: DType, [b, s, h, d]: [u32; 4], a: &Array) -> Tensor {
+    Tensor {
+        dtype,
+        batch: b,
+        seq: s,
+        heads: h,
+        dim: d,
+        strides: strides_for(Layout::Bshd, s, h, d),
+        data: a.data.iter().map(|&x| to_bits(dtype, x)).collect(),
+    }
+}
+
+pub fn run(args: Args) -> tileattn::host::Result<ExitCode> {
+    let dtype = DType::parse(&args.dtype)
+        .ok_or_else(|| Error::Invalid(format!("--dtype `{}`: expected f16 or bf16", args.dtype)))?;
+    let (qa, ka, va) = (
+        npy::read(&args.q)?,
+        npy::read(&args.k)?,
+        npy::read(&args.v)?,
+    );
+    let (qs, ks, vs) = (
+        shape4("q", &args.q, &qa)?,
+        shape4("k", &args.k, &ka)?,
+        shape4("v", &args.v, &va)?,
+    );
+    if ks != vs {
+        return Err(Error::Invalid(format!(
+            "k has shape {ks:?} but v has {vs:?}"
+        )));
+    }
+    if qs[0] != ks[0] || qs[3] != ks[3] {
+        return Err(Error::Invalid(format!(
+            "q {qs:?} and k {ks:?} disagree on batch or head_dim"
+        )));
+    }
+    let mut p = Problem::new(qs[0], qs[2], ks[2], qs[1], ks[1], qs[3], dtype, args.causal);
+    if let Some(s) = args.scale {
+        p.softmax_scale = s;
+    }
+    p.validate()?;
+    let (q, k, v) = (
+        to_tensor(dtype, qs, &qa),
+        to_tensor(dtype, ks, &ka),
+        to_tensor(dtype, vs, &va),
+    );
+
+    let reg = tileattn::registry();
+    let device = if args.emulate {
+        None
+    } else {
+        Some(super::open_device()?)
+    };
+    let sm_count = device.as_ref().map_or(1, |d| d.info.sm_count);
+    let variant = match &args.variant {
+        Some(name) => reg.find(name).ok_or_else(|| {
+            Error::Invalid(format!("no variant `{name}` (see `tileattn variants`)"))
+        })?,
+        None => reg
+            .default_for(&p, sm_count)
+            .ok_or_else(|| Error::Invalid(format!("no variant in this build computes {p}")))?,
+    };
+    let (o, lse) = match &device {
+        Some(d) => Device::run(d, variant, &p, &q, &k, &v)?,
+        None => emulate::run(variant, &p, &q, &k, &v, Layout::Bshd)?,
+    };
+    let o_f32: Vec<f32> = (0..p.batch)
+        .flat_map(|b| {
+            (0..p.seqlen_q).flat_map(move |s| {
+                (0..p.heads_q).flat_map(move |h| (0..p.head_dim).map(move |c| (b, s, h, c)))
+            })
+        })
+        .map(|(b, s, h, c)| o.get(b, s, h, c))
+        .collect();
+    // Write everything or nothing: encode both first, then rename into place.
+    let o_bytes = npy::encode_f32(
+        &[
+            p.batch as usize,
+            p.seqlen_q as usize,
+            p.heads_q as usize,
+            p.head_dim as usize,
+        ],
+        &o_f32,
+    );
+    npy::write_atomic(&args.out, &o_bytes)?;
+    if let Some(path) = &args.lse {
+        npy::write_atomic(
+            path,
+            &npy::encode_f32(
+                &[p.batch as usize, p.heads_q as usize, p.seqlen_q as usize],
+                &lse,
+            ),
+        )?;
+    }
+    eprintln!(
+        "{p}: ran {} on the {}",
+        variant.name,
+        if device.is_some() {
+            "GPU"
+        } else {
+            "CPU emulator"
+        }
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,113 @@
+//! `tileattn run` end to end on the CPU emulator: a correct run, and bad
+//! inputs rejected with a clear message and no output file left behind.
+
+use std::path::Path;
+use std::process::Command;
+
+use tileattn::host::npy;
+
+fn tileattn() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_tileattn"))
+}
+
+fn save(path: &Path, shape: &[usize], seed: u32) {
+    let n: usize = shape.iter().product();
+    // Deterministic, non-zero, varied values.
+    let data: Vec<f32> = (0..n)
+        .map(|i| {
+            (((i as u32).wrapping_mul(2654435761).wrapping_add(seed) >> 16) as f32 / 65536.0 - 0.5)
+                * 2.0
+        })
+        .collect();
+    npy::write_atomic(path, &npy::encode_f32(shape, &data)).unwrap();
+}
+
+fn run(dir: &Path, extra: &[&str]) -> std::process::Output {
+    tileattn()
+        .args(["run", "--emulate", "--q"])
+        .arg(dir.join("q.npy"))
+        .arg("--k")
+        .arg(dir.join("k.npy"))
+        .arg("--v")
+        .arg(dir.join("v.npy"))
+        .arg("--out")
+        .arg(dir.join("o.npy"))
+        .arg("--lse")
+        .arg(dir.join("lse.npy"))
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn run_writes_outputs_that_match_the_reference() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    save(&d.join("q.npy"), &[1, 37, 4, 64], 1);
+    save(&d.join("k.npy"), &[1, 50, 2, 64], 2);
+    save(&d.join("v.npy"), &[1, 50, 2, 64], 3);
+    let out = run(d, &["--causal", "--dtype", "bf16"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let o = npy::read(&d.join("o.npy")).unwrap();
+    let lse = npy::read(&d.join("lse.npy")).unwrap();
+    assert_eq!(o.shape, vec![1, 37, 4, 64]);
+    assert_eq!(lse.shape, vec![1, 4, 37]);
+    assert!(o.data.iter().all(|x| x.is_finite()));
+}
+
+#[test]
+fn bad_inputs_fail_clearly_and_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    save(&d.join("q.npy"), &[1, 8, 2, 64], 1);
+    save(&d.join("k.npy"), &[1, 8, 2, 64], 2);
+    let cases: [(&str, Box<dyn Fn(&Path)>); 4] = [
+        (
+            "rank 4",
+            Box::new(|d: &Path| save(&d.join("v.npy"), &[8, 2, 64], 3)),
+        ),
+        (
+            "but v has",
+            Box::new(|d: &Path| save(&d.join("v.npy"), &[1, 9, 2, 64], 3)),
+        ),
+        (
+            "truncated",
+            Box::new(|d: &Path| {
+                let bytes = npy::encode_f32(&[1, 8, 2, 64], &[0.5; 1024]);
+                std::fs::write(d.join("v.npy"), &bytes[..bytes.len() - 10]).unwrap();
+            }),
+        ),
+        (
+            "not supported",
+            Box::new(|d: &Path| {
+                let bytes = npy::encode_f32(&[1, 8, 2, 64], &[0.5; 1024]);
+                std::fs::write(
+                    d.join("v.npy"),
+                    String::from_utf8_lossy(&bytes)
+                        .replace("<f4", "<i4")
+                        .as_bytes(),
+                )
+                .unwrap();
+            }),
+        ),
+    ];
+    for (needle, make_v) in cases {
+        make_v(d);
+        let out = run(d, &[]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{needle}: {err}");
+        assert!(err.contains(needle), "expected `{needle}` in: {err}");
+        assert!(
+            !d.join("o.npy").exists() && !d.join("lse.npy").exists(),
+            "{needle}: an output file was left behind"
+        );
+    }
+    save(&d.join("v.npy"), &[1, 8, 2, 64], 3);
+    let out = run(d, &["--dtype", "f32"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expected f16 or bf16"));
+}
