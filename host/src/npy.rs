@@ -140,6 +140,13 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 mod tests {
     use super::*;
 
+    /// The same file with another dtype code in its header.
+    fn retype(mut bytes: Vec<u8>, descr: &[u8; 3]) -> Vec<u8> {
+        let at = bytes.windows(3).position(|w| w == b"<f4").unwrap();
+        bytes[at..at + 3].copy_from_slice(descr);
+        bytes
+    }
+
     #[test]
     fn round_trips_float32_and_reads_float16() {
         let dir = tempfile::tempdir().unwrap();
