@@ -84,14 +84,10 @@ fn bad_inputs_fail_clearly_and_write_nothing() {
         (
             "not supported",
             Box::new(|d: &Path| {
-                let bytes = npy::encode_f32(&[1, 8, 2, 64], &[0.5; 1024]);
-                std::fs::write(
-                    d.join("v.npy"),
-                    String::from_utf8_lossy(&bytes)
-                        .replace("<f4", "<i4")
-                        .as_bytes(),
-                )
-                .unwrap();
+                let mut bytes = npy::encode_f32(&[1, 8, 2, 64], &[0.5; 1024]);
+                let at = bytes.windows(3).position(|w| w == b"<f4").unwrap();
+                bytes[at..at + 3].copy_from_slice(b"<i4");
+                std::fs::write(d.join("v.npy"), bytes).unwrap();
             }),
         ),
     ];

@@ -156,11 +156,8 @@ mod tests {
         assert_eq!(a.shape, vec![2, 3]);
         assert_eq!(a.data, vec![1.0, -2.0, 3.5, 0.0, 1e-3, 7.0]);
 
-        let mut f16_file = encode_f32(&[2], &[0.0, 0.0]);
-        let hdr = String::from_utf8_lossy(&f16_file)
-            .replace("<f4", "<f2")
-            .into_bytes();
-        f16_file = hdr[..hdr.len() - 8].to_vec();
+        let mut f16_file = retype(encode_f32(&[2], &[0.0, 0.0]), b"<f2");
+        f16_file.truncate(f16_file.len() - 8);
         f16_file.extend_from_slice(&f16::from_f32(1.5).to_le_bytes());
         f16_file.extend_from_slice(&f16::from_f32(-2.0).to_le_bytes());
         std::fs::write(&p, &f16_file).unwrap();
@@ -174,13 +171,7 @@ mod tests {
         let good = encode_f32(&[4], &[1.0; 4]);
         std::fs::write(&p, &good[..good.len() - 3]).unwrap();
         assert!(read(&p).unwrap_err().to_string().contains("truncated"));
-        std::fs::write(
-            &p,
-            String::from_utf8_lossy(&good)
-                .replace("<f4", "<f8")
-                .as_bytes(),
-        )
-        .unwrap();
+        std::fs::write(&p, retype(good.clone(), b"<f8")).unwrap();
         assert!(read(&p).unwrap_err().to_string().contains("not supported"));
         std::fs::write(&p, b"hello").unwrap();
         assert!(read(&p).unwrap_err().to_string().contains("not a .npy"));
