@@ -6,6 +6,9 @@ use std::process::Command;
 
 use tileattn::host::npy;
 
+/// Writes a (bad) v.npy into the directory.
+type MakeV = Box<dyn Fn(&Path)>;
+
 fn tileattn() -> Command {
     Command::new(env!("CARGO_BIN_EXE_tileattn"))
 }
@@ -65,7 +68,7 @@ fn bad_inputs_fail_clearly_and_write_nothing() {
     let d = dir.path();
     save(&d.join("q.npy"), &[1, 8, 2, 64], 1);
     save(&d.join("k.npy"), &[1, 8, 2, 64], 2);
-    let cases: [(&str, Box<dyn Fn(&Path)>); 4] = [
+    let cases: [(&str, MakeV); 4] = [
         (
             "rank 4",
             Box::new(|d: &Path| save(&d.join("v.npy"), &[8, 2, 64], 3)),

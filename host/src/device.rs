@@ -75,6 +75,15 @@ pub struct DeviceTensor {
     pub desc: TensorDesc,
 }
 
+/// The device buffers of one launch: inputs, and outputs poisoned with NaN.
+pub struct Operands {
+    pub q: DeviceTensor,
+    pub k: DeviceTensor,
+    pub v: DeviceTensor,
+    pub o: DeviceTensor,
+    pub lse: CudaSlice<f32>,
+}
+
 /// `AttnParams` as a kernel argument (`repr(transparent)`: same bytes).
 #[repr(transparent)]
 struct KernelArgs(AttnParams);
@@ -210,35 +219,49 @@ impl Device {
             .map_err(cuda_err("allocating LSE"))
     }
 
+    /// Upload inputs and allocate poisoned outputs for one launch of `p`.
+    pub fn operands(&self, p: &Problem, q: &Tensor, k: &Tensor, v: &Tensor) -> Result<Operands> {
+        Ok(Operands {
+            q: self.upload(q)?,
+            k: self.upload(k)?,
+            v: self.upload(v)?,
+            o: self.poisoned(p, Layout::Bshd)?,
+            lse: self.poisoned_lse(p)?,
+        })
+    }
+
     /// Everything a launch of `variant` needs, checked once: reuse it to launch
     /// many times (timing) without re-validating inside the timed region.
     pub fn prepare(
         &self,
         variant: &Variant,
         p: &Problem,
-        q: &DeviceTensor,
-        k: &DeviceTensor,
-        v: &DeviceTensor,
-        o: &DeviceTensor,
-        lse: &CudaSlice<f32>,
+        ops: &Operands,
     ) -> Result<PreparedLaunch> {
-        launch::check(variant, p, &q.desc, &k.desc, &v.desc, &o.desc)?;
-        if lse.len() != launch::lse_len(p) {
+        launch::check(
+            variant,
+            p,
+            &ops.q.desc,
+            &ops.k.desc,
+            &ops.v.desc,
+            &ops.o.desc,
+        )?;
+        if ops.lse.len() != launch::lse_len(p) {
             return Err(Error::Invalid(format!(
                 "lse has {} elements, expected {}",
-                lse.len(),
+                ops.lse.len(),
                 launch::lse_len(p)
             )));
         }
         let ptr = |b: &CudaSlice<u16>| b.device_ptr(&self.stream).0;
         let addr = [
-            ptr(&q.buf),
-            ptr(&k.buf),
-            ptr(&v.buf),
-            ptr(&o.buf),
-            lse.device_ptr(&self.stream).0,
+            ptr(&ops.q.buf),
+            ptr(&ops.k.buf),
+            ptr(&ops.v.buf),
+            ptr(&ops.o.buf),
+            ops.lse.device_ptr(&self.stream).0,
         ];
-        let params = launch::params(p, addr, &q.desc, &k.desc, &v.desc, &o.desc);
+        let params = launch::params(p, addr, &ops.q.desc, &ops.k.desc, &ops.v.desc, &ops.o.desc);
         let [gx, gy, gz] = variant.grid(p);
         let cfg = LaunchConfig {
             grid_dim: (gx, gy, gz),
@@ -262,31 +285,28 @@ impl Device {
         k: &Tensor,
         v: &Tensor,
     ) -> Result<(Tensor, Vec<f32>)> {
-        let (dq, dk, dv) = (self.upload(q)?, self.upload(k)?, self.upload(v)?);
-        let o = self.poisoned(p, Layout::Bshd)?;
-        let lse = self.poisoned_lse(p)?;
-        let launch = self.prepare(variant, p, &dq, &dk, &dv, &o, &lse)?;
-        launch.launch()?;
+        let ops = self.operands(p, q, k, v)?;
+        self.prepare(variant, p, &ops)?.launch()?;
         self.stream
             .synchronize()
             .map_err(cuda_err(format!("running {}", variant.name)))?;
         let data = self
             .stream
-            .clone_dtoh(&o.buf)
+            .clone_dtoh(&ops.o.buf)
             .map_err(cuda_err("copying O back"))?;
         let lse = self
             .stream
-            .clone_dtoh(&lse)
+            .clone_dtoh(&ops.lse)
             .map_err(cuda_err("copying LSE back"))?;
-        let shape = o.desc.shape;
+        let [batch, seq, heads, dim] = ops.o.desc.shape;
         Ok((
             Tensor {
                 dtype: p.dtype,
-                batch: shape[0],
-                seq: shape[1],
-                heads: shape[2],
-                dim: shape[3],
-                strides: o.desc.strides,
+                batch,
+                seq,
+                heads,
+                dim,
+                strides: ops.o.desc.strides,
                 data,
             },
             lse,

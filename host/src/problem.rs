@@ -24,7 +24,9 @@ pub struct Problem {
 }
 
 impl Problem {
-    /// A problem with the default softmax scale 1/√d.
+    /// A problem with the default softmax scale 1/√d. One argument per field of
+    /// the problem, in the order every report prints them.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         batch: u32,
         heads_q: u32,
@@ -68,7 +70,7 @@ impl Problem {
                 self.head_dim
             )));
         }
-        if self.heads_q % self.heads_kv != 0 {
+        if !self.heads_q.is_multiple_of(self.heads_kv) {
             return Err(Error::Invalid(format!(
                 "heads_q = {} is not a multiple of heads_kv = {} (GQA/MQA need whole groups)",
                 self.heads_q, self.heads_kv

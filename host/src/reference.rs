@@ -17,6 +17,9 @@ pub struct Reference {
     pub lse: Vec<f64>,
 }
 
+/// One (batch, head)'s O rows and LSE.
+type HeadResult = (u32, u32, Vec<f64>, Vec<f64>);
+
 /// Compute the reference, in parallel over (batch, head).
 pub fn attention(p: &Problem, q: &Tensor, k: &Tensor, v: &Tensor) -> Reference {
     let (sq, hq, d) = (p.seqlen_q as usize, p.heads_q as usize, p.head_dim as usize);
@@ -27,7 +30,7 @@ pub fn attention(p: &Problem, q: &Tensor, k: &Tensor, v: &Tensor) -> Reference {
         .collect();
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let chunk = pairs.len().div_ceil(workers).max(1);
-    let results: Vec<Vec<(u32, u32, Vec<f64>, Vec<f64>)>> = std::thread::scope(|s| {
+    let results: Vec<Vec<HeadResult>> = std::thread::scope(|s| {
         pairs
             .chunks(chunk)
             .map(|c| {

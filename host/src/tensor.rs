@@ -133,7 +133,7 @@ impl Tensor {
                     self.dim
                 )));
             }
-            span = stride * (n as i64 - 1) + span;
+            span += stride * (n as i64 - 1);
         }
         Ok(())
     }

@@ -178,8 +178,8 @@ impl TileConfig {
                 if bn == 0
                     || bn % 16 != 0
                     || bn > 128
-                    || (bn * chunks_per_row) % t != 0
-                    || (bm * chunks_per_row) % t != 0
+                    || !(bn * chunks_per_row).is_multiple_of(t)
+                    || !(bm * chunks_per_row).is_multiple_of(t)
                 {
                     return Err(Rule::TileDivisibility);
                 }

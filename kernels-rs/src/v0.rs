@@ -26,24 +26,23 @@ use crate::params::Strides;
 use crate::prims::{block_idx, dyn_smem, exp2, log2, sync_threads, thread_idx};
 use crate::{AttnParams, Element};
 
-/// Copy rows `row0..row0+rows` of one head into a dense `[rows][D]` tile,
-/// writing zeros past `seqlen` so ragged tails compute on defined data.
+/// Copy rows `row0..row0+ROWS` of one head into a dense `[ROWS][D]` tile (by
+/// the block's `32·W` threads), writing zeros past `seqlen` so ragged tails
+/// compute on defined data.
 ///
 /// # Safety
-/// `dst` holds `rows * D` elements; `src` is a valid tensor for `strides` up to `seqlen`.
+/// `dst` holds `ROWS * D` elements; `src` is a valid tensor for `strides` up to `seqlen`.
 #[inline(always)]
-unsafe fn load_tile<const D: usize>(
+unsafe fn load_tile<const D: usize, const ROWS: usize, const W: usize>(
     dst: *mut u16,
     src: u64,
     strides: Strides,
     (b, h): (u32, u32),
     row0: u32,
-    rows: usize,
     seqlen: u32,
-    threads: usize,
 ) {
     let mut i = thread_idx() as usize;
-    while i < rows * D {
+    while i < ROWS * D {
         let (r, c) = (i / D, i % D);
         let s = row0 + r as u32;
         let value = if s < seqlen {
@@ -52,9 +51,9 @@ unsafe fn load_tile<const D: usize>(
         } else {
             0
         };
-        // SAFETY: i < rows * D.
+        // SAFETY: i < ROWS * D.
         unsafe { *dst.add(i) = value };
-        i += threads;
+        i += 32 * W;
     }
 }
 
@@ -94,7 +93,7 @@ pub unsafe fn attn_fwd<
     };
 
     // SAFETY: tensors valid per the caller's contract; tiles sized as carved.
-    unsafe { load_tile::<D>(q_s, p.q, p.q_strides, (b, h), m0, BM, p.seqlen_q, threads) };
+    unsafe { load_tile::<D, BM, W>(q_s, p.q, p.q_strides, (b, h), m0, p.seqlen_q) };
 
     let scale_log2 = p.softmax_scale * LOG2_E;
     let key_end = if CAUSAL {
@@ -110,26 +109,8 @@ pub unsafe fn attn_fwd<
         let n0 = n * BN as u32;
         // SAFETY: as for Q.
         unsafe {
-            load_tile::<D>(
-                k_s,
-                p.k,
-                p.k_strides,
-                (b, kv_head),
-                n0,
-                BN,
-                p.seqlen_k,
-                threads,
-            );
-            load_tile::<D>(
-                v_s,
-                p.v,
-                p.v_strides,
-                (b, kv_head),
-                n0,
-                BN,
-                p.seqlen_k,
-                threads,
-            );
+            load_tile::<D, BN, W>(k_s, p.k, p.k_strides, (b, kv_head), n0, p.seqlen_k);
+            load_tile::<D, BN, W>(v_s, p.v, p.v_strides, (b, kv_head), n0, p.seqlen_k);
         }
         sync_threads();
 

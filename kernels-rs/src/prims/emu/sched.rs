@@ -205,7 +205,7 @@ pub(crate) fn warp_exchange<T: Copy>(value: T) -> [T; 32] {
 /// `kernel` reads its thread and block indices and its shared memory through
 /// the prims. Blocks run in parallel on the host's cores.
 pub fn launch<F: Fn() + Sync>(dims: LaunchDims, kernel: F) -> Result<(), EmuError> {
-    if dims.block == 0 || dims.block > 1024 || dims.block % 32 != 0 {
+    if dims.block == 0 || dims.block > 1024 || !dims.block.is_multiple_of(32) {
         return Err(EmuError::BadBlock(dims.block));
     }
     let [gx, gy, gz] = dims.grid;

@@ -1,0 +1,81 @@
+//! The generated registry and the embedded PTX: unique names, every entry point
+//! present for its archs with the right `.target`, and every variant assembling
+//! under ptxas for sm_89 and sm_90 with no spills.
+
+use std::collections::HashSet;
+
+use tileattn::host::ptxas;
+use tileattn::kernels::Arch;
+
+#[test]
+fn registry_names_are_unique_and_carry_every_parameter() {
+    let reg = tileattn::registry();
+    let mut seen = HashSet::new();
+    for v in reg.variants {
+        assert!(seen.insert(v.name), "duplicate variant {}", v.name);
+        let t = &v.tile;
+        for part in [
+            format!("_{}_", t.family.name()),
+            format!("_d{}_", t.head_dim),
+            format!("_{}_", v.dtype.name()),
+            format!("_bm{}_", t.block_m),
+            format!("_bn{}_", t.block_n),
+            format!("_w{}", t.warps),
+        ] {
+            assert!(v.name.contains(&part), "{} lacks {part}", v.name);
+        }
+        assert!(
+            v.name
+                .ends_with(if v.causal { "_causal" } else { "_noncausal" })
+        );
+    }
+}
+
+#[test]
+fn every_entry_point_is_in_the_ptx_of_its_archs() {
+    let reg = tileattn::registry();
+    assert!(
+        reg.module(Arch::Sm89).is_some(),
+        "the default build must contain sm_89 PTX"
+    );
+    for m in reg.modules {
+        assert!(
+            m.ptx.contains(&format!(".target {}", m.arch.name())),
+            "{} module has the wrong .target",
+            m.arch.name()
+        );
+        for v in reg.variants.iter().filter(|v| v.archs.contains(&m.arch)) {
+            assert!(
+                m.ptx.contains(&format!(".visible .entry {}(", v.name)),
+                "{} missing from the {} PTX",
+                v.name,
+                m.arch.name()
+            );
+        }
+    }
+}
+
+#[test]
+fn every_variant_assembles_for_sm89_and_sm90_without_spills() {
+    let reg = tileattn::registry();
+    for m in reg.modules {
+        for arch in ["sm_89", "sm_90"] {
+            if m.arch.compute_capability() > arch[3..].parse::<u32>().unwrap() {
+                continue;
+            }
+            let report = ptxas::assemble(m.ptx, arch).unwrap_or_else(|e| panic!("{e}"));
+            for v in reg.variants.iter().filter(|v| v.archs.contains(&m.arch)) {
+                let r = report
+                    .iter()
+                    .find(|r| r.entry == v.name)
+                    .unwrap_or_else(|| panic!("ptxas did not report {}", v.name));
+                assert_eq!(
+                    (r.spill_store_bytes, r.spill_load_bytes),
+                    (0, 0),
+                    "{} spills on {arch}: {r:?}",
+                    v.name
+                );
+            }
+        }
+    }
+}
