@@ -82,20 +82,37 @@ fn head(p: &Problem, q: &Tensor, k: &Tensor, v: &Tensor, b: u32, h: u32) -> (Vec
         let qi = row(q, i, h);
         let scores: Vec<f64> = keys[..end]
             .iter()
-            .map(|kj| scale * qi.iter().zip(kj).map(|(a, b)| a * b).sum::<f64>())
+            .map(|kj| scale * dot(&qi, kj))
             .collect();
         let max = scores.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
         let weights: Vec<f64> = scores.iter().map(|s| (s - max).exp()).collect();
         let sum: f64 = weights.iter().sum();
         let out = &mut o[i as usize * d..(i as usize + 1) * d];
         for (w, vj) in weights.iter().zip(&vals) {
+            let p = w / sum;
             for (oc, vc) in out.iter_mut().zip(vj) {
-                *oc += w / sum * vc;
+                *oc += p * vc;
             }
         }
         lse[i as usize] = max + sum.ln();
     }
     (o, lse)
+}
+
+/// Dot product with four independent f64 partial sums: the compiler may not
+/// reorder one f64 sum, so a single accumulator runs at one add per cycle;
+/// four let the sweep's reference keep up with the GPU (the order changes the
+/// result only in the last f64 bits).
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    let mut acc = [0f64; 4];
+    let (a4, b4) = (a.chunks_exact(4), b.chunks_exact(4));
+    let tail: f64 = a4.remainder().iter().zip(b4.remainder()).map(|(x, y)| x * y).sum();
+    for (x, y) in a4.zip(b4) {
+        for l in 0..4 {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    acc.iter().sum::<f64>() + tail
 }
 
 /// How far a kernel's outputs are from the reference.
