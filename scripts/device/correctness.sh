@@ -10,15 +10,17 @@ RAGGED="1,2,1,1,1;1,2,1,97,97;1,1,1,1025,1025;1,2,1,97,1025;1,2,1,1025,97;2,4,2,
 
 {
   echo "## tileattn info"; $B info
-  echo; echo "## check v0 (300 cases per variant)"; $B check --family v0 --cases 300 --seed 11; echo "exit $?"
-  echo; echo "## check v1 (1000 cases per variant)"; $B check --family v1 --cases 1000 --seed 12; echo "exit $?"
+  echo; echo "## check v1 (1000 cases per variant)"; SECONDS=0
+  timeout 380 $B check --family v1 --cases 1000 --seed 12; echo "exit $? after ${SECONDS}s"
+  echo; echo "## check v0 (300 cases per variant)"; SECONDS=0
+  timeout 190 $B check --family v0 --cases 300 --seed 11; echo "exit $? after ${SECONDS}s"
 } 2>&1 | grep -v "cases, .* elapsed" > "$OUT/check.txt" &
 CHECK=$!
 
 sanitize() { # tool family args...
   local tool=$1; shift
   echo "## compute-sanitizer --tool $tool $B check $*"
-  timeout 540 compute-sanitizer --tool "$tool" "$B" check "$@" 2>&1 | grep -v "cases, .* elapsed" | tail -45
+  timeout 500 compute-sanitizer --tool "$tool" "$B" check "$@" 2>&1 | grep -v "cases, .* elapsed" | tail -45
   echo "exit ${PIPESTATUS[0]}"
 }
 {
