@@ -5,6 +5,7 @@
 //! - correctness: [`reference`] (f64), [`emulate`] (kernels on the CPU emulator), [`check`] (random sweeps);
 //! - the GPU: [`device`] (cudarc), [`ptxas`] (resource reports);
 //! - launching: [`launch`] (checks and parameters shared by GPU and emulator), [`registry`];
+//! - measuring: [`stats`] (median CIs, ratios, outliers, adaptive stopping);
 //! - results: [`runfile`] (versioned run JSON).
 
 pub mod check;
@@ -18,6 +19,7 @@ pub mod ptxas;
 pub mod reference;
 pub mod registry;
 pub mod runfile;
+pub mod stats;
 pub mod tensor;
 
 pub use error::{Error, Result};
