@@ -5,13 +5,17 @@
 //! - correctness: [`reference`] (f64), [`emulate`] (kernels on the CPU emulator), [`check`] (random sweeps);
 //! - the GPU: [`device`] (cudarc), [`ptxas`] (resource reports);
 //! - launching: [`launch`] (checks and parameters shared by GPU and emulator), [`registry`];
-//! - results: [`runfile`] (versioned run JSON).
+//! - measuring: [`metrics`] (exact FLOPs, minimum bytes, rates, cache residency);
+//! - tuning: [`tune_cache`] (per-build tuning results and dispatch through them);
+//! - results: [`runfile`] (versioned run JSON), [`fsutil`] (atomic writes).
 
 pub mod check;
 pub mod device;
 pub mod emulate;
 pub mod error;
+pub mod fsutil;
 pub mod launch;
+pub mod metrics;
 pub mod npy;
 pub mod problem;
 pub mod ptxas;
@@ -19,5 +23,6 @@ pub mod reference;
 pub mod registry;
 pub mod runfile;
 pub mod tensor;
+pub mod tune_cache;
 
 pub use error::{Error, Result};
