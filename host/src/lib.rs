@@ -2,17 +2,21 @@
 //!
 //! Each module has one concern:
 //! - problem and data: [`problem`], [`tensor`];
-//! - correctness: [`reference`] (f64), [`emulate`] (kernels on the CPU emulator), [`check`] (random sweeps);
+//! - correctness: [`mod@reference`] (f64), [`emulate`] (kernels on the CPU emulator), [`check`] (random sweeps);
 //! - the GPU: [`device`] (cudarc), [`ptxas`] (resource reports);
 //! - launching: [`launch`] (checks and parameters shared by GPU and emulator), [`registry`];
-//! - measuring: [`stats`] (median CIs, ratios, outliers, adaptive stopping);
-//! - results: [`runfile`] (versioned run JSON).
+//! - measuring: [`stats`] (median CIs, ratios, outliers, adaptive stopping),
+//!   [`metrics`] (exact FLOPs, minimum bytes, rates, cache residency);
+//! - tuning: [`tune_cache`] (per-build tuning results and dispatch through them);
+//! - results: [`runfile`] (versioned run JSON), [`fsutil`] (atomic writes).
 
 pub mod check;
 pub mod device;
 pub mod emulate;
 pub mod error;
+pub mod fsutil;
 pub mod launch;
+pub mod metrics;
 pub mod npy;
 pub mod problem;
 pub mod ptxas;
@@ -21,5 +25,6 @@ pub mod registry;
 pub mod runfile;
 pub mod stats;
 pub mod tensor;
+pub mod tune_cache;
 
 pub use error::{Error, Result};

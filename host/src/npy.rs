@@ -2,12 +2,15 @@
 //! float32 little-endian C-order arrays in, float32 out. Outputs are written to
 //! a temporary file and renamed, so a failed run never leaves half a file.
 
-use std::io::Write;
 use std::path::Path;
 
 use half::f16;
 
 use crate::{Error, Result};
+
+// Outputs go through the shared atomic writer; re-exported because the CLI
+// writes `.npy` files as `npy::write_atomic`.
+pub use crate::fsutil::write_atomic;
 
 const MAGIC: &[u8] = b"\x93NUMPY";
 
@@ -119,21 +122,6 @@ pub fn encode_f32(shape: &[usize], data: &[f32]) -> Vec<u8> {
         out.extend_from_slice(&x.to_le_bytes());
     }
     out
-}
-
-/// Write `bytes` to `path` atomically: a temporary file in the same directory, then a rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
-    tmp.write_all(bytes).map_err(|e| Error::io(tmp.path(), e))?;
-    tmp.as_file()
-        .sync_all()
-        .map_err(|e| Error::io(tmp.path(), e))?;
-    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
-    Ok(())
 }
 
 #[cfg(test)]
