@@ -71,7 +71,12 @@ fn host_triple(rustc: &str) -> String {
         .to_string()
 }
 
-/// `TILEATTN_COMMIT` for the binary: `git describe --always --dirty`, rerun when HEAD or the index moves.
+/// `TILEATTN_COMMIT` for the binary: `git describe --always --dirty`.
+///
+/// Reruns when HEAD, the branch it names or the index moves (a commit), and when
+/// any source of the workspace changes (so `-dirty` appears with the first
+/// uncommitted edit). A rerun of this script is cheap when the kernels did not
+/// change: the nested PTX build finds everything fresh and rebuilds nothing.
 pub fn emit_commit(root: &Path) {
     let git = |args: &[&str]| {
         Command::new("git")
@@ -87,7 +92,15 @@ pub fn emit_commit(root: &Path) {
     println!("cargo:rustc-env=TILEATTN_COMMIT={commit}");
     if let Some(dir) = git(&["rev-parse", "--absolute-git-dir"]) {
         let dir = PathBuf::from(dir);
-        println!("cargo:rerun-if-changed={}", dir.join("HEAD").display());
-        println!("cargo:rerun-if-changed={}", dir.join("index").display());
+        let mut watched = vec![dir.join("HEAD"), dir.join("index"), dir.join("packed-refs")];
+        if let Some(branch) = git(&["symbolic-ref", "-q", "HEAD"]) {
+            watched.push(dir.join(branch));
+        }
+        for p in watched {
+            println!("cargo:rerun-if-changed={}", p.display());
+        }
+        for src in ["src", "host", "tilespec", "benches", "Cargo.toml"] {
+            println!("cargo:rerun-if-changed={}", root.join(src).display());
+        }
     }
 }

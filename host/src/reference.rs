@@ -80,10 +80,7 @@ fn head(p: &Problem, q: &Tensor, k: &Tensor, v: &Tensor, b: u32, h: u32) -> (Vec
             continue;
         }
         let qi = row(q, i, h);
-        let scores: Vec<f64> = keys[..end]
-            .iter()
-            .map(|kj| scale * dot(&qi, kj))
-            .collect();
+        let scores: Vec<f64> = keys[..end].iter().map(|kj| scale * dot(&qi, kj)).collect();
         let max = scores.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
         let weights: Vec<f64> = scores.iter().map(|s| (s - max).exp()).collect();
         let sum: f64 = weights.iter().sum();
@@ -106,7 +103,12 @@ fn head(p: &Problem, q: &Tensor, k: &Tensor, v: &Tensor, b: u32, h: u32) -> (Vec
 fn dot(a: &[f64], b: &[f64]) -> f64 {
     let mut acc = [0f64; 4];
     let (a4, b4) = (a.chunks_exact(4), b.chunks_exact(4));
-    let tail: f64 = a4.remainder().iter().zip(b4.remainder()).map(|(x, y)| x * y).sum();
+    let tail: f64 = a4
+        .remainder()
+        .iter()
+        .zip(b4.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
     for (x, y) in a4.zip(b4) {
         for l in 0..4 {
             acc[l] += x[l] * y[l];

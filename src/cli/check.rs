@@ -29,6 +29,10 @@ pub struct Args {
     /// Seed of the case generator (printed, so a failure can be replayed).
     #[arg(long)]
     seed: Option<u64>,
+    /// Cases run at once (default: one per core; the f64 reference dominates).
+    /// Use 1 under compute-sanitizer, whose tools track launches best from one thread.
+    #[arg(long)]
+    workers: Option<usize>,
     /// Machine-readable output.
     #[arg(long)]
     json: bool,
@@ -36,12 +40,28 @@ pub struct Args {
 
 pub fn run(args: Args) -> tileattn::host::Result<ExitCode> {
     let reg = tileattn::registry();
+    let family = args
+        .family
+        .as_deref()
+        .map(super::parse_family)
+        .transpose()?;
     let variants: Vec<_> = match &args.variant {
         Some(name) => vec![reg.find(name).ok_or_else(|| {
             Error::Invalid(format!("no variant `{name}` (see `tileattn variants`)"))
         })?],
         None => reg.variants.iter().collect(),
-    };
+    }
+    .into_iter()
+    .filter(|v| family.is_none_or(|f| v.tile.family == f))
+    .collect();
+    if variants.is_empty() {
+        return Err(Error::Invalid(
+            "no variant matches --variant and --family together".into(),
+        ));
+    }
+    if args.workers == Some(0) {
+        return Err(Error::Invalid("--workers must be at least 1".into()));
+    }
     let device = if args.emulate {
         None
     } else {
@@ -78,7 +98,9 @@ pub fn run(args: Args) -> tileattn::host::Result<ExitCode> {
         exec.name()
     );
     // The GPU run is cheap; the f64 reference is not: one worker per core.
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let workers = args
+        .workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
 
     let bar = ProgressBar::new(variants.len() as u64 * per_variant as u64);
     bar.set_style(
@@ -87,16 +109,23 @@ pub fn run(args: Args) -> tileattn::host::Result<ExitCode> {
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
+    // Each variant's row is printed as soon as it is known, so a sweep that is
+    // interrupted (a time limit, Ctrl-C) still leaves every finished verdict.
+    if !args.json {
+        println!(
+            "{:<48} {:>9} {:>12} {:>12}",
+            "variant", "passed", "worst rel L2", "worst LSE"
+        );
+    }
     let mut summaries = Vec::new();
     for (i, v) in variants.iter().enumerate() {
         bar.set_message(v.name);
-        summaries.push(check::sweep_variant(
-            exec,
-            v,
-            &cases_for(i),
-            workers,
-            || bar.inc(1),
-        ));
+        let s = check::sweep_variant(exec, v, &cases_for(i), workers, || bar.inc(1));
+        if !args.json {
+            // Not `bar.println`: indicatif drops those when stdout is not a terminal.
+            bar.suspend(|| println!("{}", verdict_lines(&s)));
+        }
+        summaries.push(s);
     }
     bar.finish_and_clear();
 
@@ -106,30 +135,6 @@ pub fn run(args: Args) -> tileattn::host::Result<ExitCode> {
             &serde_json::json!({ "executor": exec.name(), "seed": seed, "max_seqlen": max_seqlen, "variants": summaries }),
         )?;
     } else {
-        println!(
-            "{:<48} {:>7} {:>12} {:>12}",
-            "variant", "passed", "worst rel L2", "worst LSE"
-        );
-        for s in &summaries {
-            println!(
-                "{:<48} {:>3}/{:<3} {:>12.3e} {:>12.3e}",
-                s.variant, s.passed, s.cases, s.worst_rel_l2, s.worst_lse_abs
-            );
-            for f in &s.failures {
-                println!(
-                    "    FAIL {} ({} inputs, seed {}): rel L2 {:.3e}, LSE {:.3e}{}",
-                    f.problem,
-                    f.input_layout,
-                    f.seed,
-                    f.rel_l2,
-                    f.lse_max_abs,
-                    f.error
-                        .as_deref()
-                        .map(|e| format!(", error: {e}"))
-                        .unwrap_or_default()
-                );
-            }
-        }
         let total: u32 = summaries.iter().map(|s| s.cases).sum();
         println!(
             "{} passed, {} failed ({}, seed {seed})",
@@ -143,6 +148,26 @@ pub fn run(args: Args) -> tileattn::host::Result<ExitCode> {
     } else {
         ExitCode::from(super::EXIT_FAILED)
     })
+}
+
+/// A variant's row of the verdict table, and one line per failed case.
+fn verdict_lines(s: &check::VariantSummary) -> String {
+    let mut out = format!(
+        "{:<48} {:>4}/{:<4} {:>12.3e} {:>12.3e}",
+        s.variant, s.passed, s.cases, s.worst_rel_l2, s.worst_lse_abs
+    );
+    for f in &s.failures {
+        let error = f
+            .error
+            .as_deref()
+            .map(|e| format!(", error: {e}"))
+            .unwrap_or_default();
+        out += &format!(
+            "\n    FAIL {} ({} inputs, seed {}): rel L2 {:.3e}, LSE {:.3e}{error}",
+            f.problem, f.input_layout, f.seed, f.rel_l2, f.lse_max_abs
+        );
+    }
+    out
 }
 
 /// `B,Hq,Hkv,Sq,Sk;B,Hq,Hkv,Sq,Sk;...`

@@ -65,3 +65,20 @@ pub fn print_json(value: &impl serde::Serialize) -> tileattn::host::Result<()> {
     println!("{s}");
     Ok(())
 }
+
+/// A kernel family by its name in `tiles.toml` (`v0`, `v1`).
+pub fn parse_family(name: &str) -> tileattn::host::Result<tileattn::kernels::Family> {
+    tileattn::kernels::Family::ALL
+        .into_iter()
+        .find(|f| f.name() == name)
+        .ok_or_else(|| {
+            let known: Vec<_> = tileattn::kernels::Family::ALL
+                .iter()
+                .map(|f| f.name())
+                .collect();
+            Error::Invalid(format!(
+                "no kernel family `{name}` (known: {})",
+                known.join(", ")
+            ))
+        })
+}
