@@ -9,6 +9,7 @@
 //!   [`metrics`] (exact FLOPs, minimum bytes, rates, cache residency);
 //! - tuning: [`tune_cache`] (per-build tuning results and dispatch through them);
 //! - results: [`runfile`] (versioned run JSON), [`fsutil`] (atomic writes).
+//! - the PyTorch baseline: [`torch_side`] (drives `scripts/sdpa_baseline.py`).
 
 pub mod check;
 pub mod device;
@@ -26,5 +27,6 @@ pub mod runfile;
 pub mod stats;
 pub mod tensor;
 pub mod tune_cache;
+//! - the PyTorch baseline: [`torch_side`] (drives `scripts/sdpa_baseline.py`).
 
 pub use error::{Error, Result};

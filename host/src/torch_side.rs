@@ -1,0 +1,1120 @@
+//! The PyTorch side of `--compare torch`: `scripts/sdpa_baseline.py` runs as a
+//! child process, one JSON request per line on its stdin, one JSON reply per
+//! line on its stdout. The script only launches SDPA and reports raw CUDA-event
+//! times; the statistics stay here, so tileattn and torch are measured by one
+//! protocol.
+//!
+//! A hung or crashed script cannot hang tileattn: replies are read on a thread
+//! and waited for with a timeout, and every failure says what the script last
+//! wrote on stderr. A machine without python3, torch or a GPU is not an error:
+//! [`TorchSide::spawn`] says [`Started::Unavailable`] and tileattn runs alone.
+
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::problem::Problem;
+use crate::runfile::CacheMode;
+use crate::tensor::Tensor;
+use crate::{Error, Result, npy};
+
+/// Version of the request/reply format; the script's `hello` must say the same.
+pub const PROTOCOL: u32 = 1;
+const TOOL: &str = "torch baseline";
+/// Lines of the script's stderr kept for error messages.
+const STDERR_TAIL_LINES: usize = 40;
+/// How long a script that was asked to quit (or whose stdout closed) may take to exit.
+const EXIT_GRACE: Duration = Duration::from_secs(2);
+/// Before quoting stderr in an error: wait for this much quiet, at most STDERR_SETTLE_MAX.
+const STDERR_SETTLE_QUIET: Duration = Duration::from_millis(30);
+const STDERR_SETTLE_MAX: Duration = Duration::from_millis(300);
+/// Warm-up of a backend's first samples for a problem, as `triton.testing.do_bench`.
+pub const DEFAULT_WARMUP_MS: f64 = 25.0;
+/// GPU busy-wait queued before each timed launch. Python needs tens of µs to
+/// dispatch an SDPA call; the lead keeps the GPU busy meanwhile, so the start
+/// event does not fire early and count host time as kernel time.
+pub const DEFAULT_LEAD_US: f64 = 200.0;
+
+/// A PyTorch SDPA backend, forced with `torch.nn.attention.sdpa_kernel`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// FlashAttention-2 as vendored in torch.
+    Flash,
+    /// The memory-efficient (xFormers/CUTLASS) kernels.
+    Efficient,
+    /// cuDNN's fused attention.
+    Cudnn,
+    /// The unfused composite: materialises the scores, so it runs only where they fit.
+    Math,
+}
+
+impl Backend {
+    pub const ALL: [Backend; 4] = [
+        Backend::Flash,
+        Backend::Efficient,
+        Backend::Cudnn,
+        Backend::Math,
+    ];
+
+    /// The name on the wire and on the command line.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Backend::Flash => "flash",
+            Backend::Efficient => "efficient",
+            Backend::Cudnn => "cudnn",
+            Backend::Math => "math",
+        }
+    }
+
+    /// `Measurement::implementation` in run files.
+    pub const fn implementation(self) -> &'static str {
+        match self {
+            Backend::Flash => "torch-flash",
+            Backend::Efficient => "torch-efficient",
+            Backend::Cudnn => "torch-cudnn",
+            Backend::Math => "torch-math",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Backend> {
+        Backend::ALL.into_iter().find(|b| b.name() == s)
+    }
+}
+
+/// How long to wait for the script before declaring it hung and stopping it.
+#[derive(Clone, Copy, Debug)]
+pub struct Timeouts {
+    /// For `hello`: importing torch and creating a CUDA context take seconds on a cold machine.
+    pub start: Duration,
+    /// For every other request; a `sample` of a slow backend (MATH at long sequences) is the longest.
+    pub request: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            start: Duration::from_secs(180),
+            request: Duration::from_secs(600),
+        }
+    }
+}
+
+/// What the script says about its torch and GPU.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+pub struct Hello {
+    pub protocol: u32,
+    /// `torch.__version__`, e.g. `2.11.0+cu130`.
+    pub torch: String,
+    /// CUDA version torch was built for (None for a ROCm build).
+    pub cuda: Option<String>,
+    pub gpu: String,
+    /// `"9.0"` style, as `Environment::compute_capability`.
+    pub capability: String,
+    /// Backends compiled into this torch build.
+    pub backends: Vec<Backend>,
+}
+
+/// The inputs are on the GPU.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+pub struct Loaded {
+    /// Q, K and V in the problem's dtype.
+    pub input_bytes: u64,
+    /// Query rows per (batch, head) that see no key (bottom-right causal with Sq > Sk):
+    /// tileattn writes zeros there, which not every backend does.
+    pub fully_masked_rows: u32,
+}
+
+/// How a backend computes the loaded problem: worth a line in every report,
+/// because "torch" is several different programs.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+pub struct Plan {
+    /// The torch entry point, e.g. `F.scaled_dot_product_attention`.
+    pub call: String,
+    /// `none`, `native` (`enable_gqa`) or `repeat_interleave` (K/V copied per query head).
+    pub gqa: String,
+    /// `none`, `is_causal`, `flash_bottom_right`, `efficient_lower_right` or `materialized_lower_right`.
+    pub mask: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+struct RunReply {
+    plan: Plan,
+}
+
+/// One batch of timings.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+pub struct Samples {
+    /// One CUDA-event time per launch, in request order.
+    pub samples_ms: Vec<f64>,
+    /// Launches of the time-based warm-up (0 once the backend is warm for this problem).
+    pub warmup_launches: u64,
+    /// The lead actually queued (0 where this torch has no `torch.cuda._sleep`).
+    pub lead_us: f64,
+    pub plan: Plan,
+}
+
+/// How to take samples.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Sampling {
+    pub mode: CacheMode,
+    /// Bytes zeroed before every cold sample: at least twice the device's L2.
+    pub flush_bytes: u64,
+    pub warmup_ms: f64,
+    pub lead_us: f64,
+}
+
+impl Sampling {
+    /// L2 flushed before every sample by zeroing `flush_bytes`.
+    pub fn cold(flush_bytes: u64) -> Sampling {
+        Sampling {
+            mode: CacheMode::Cold,
+            flush_bytes,
+            warmup_ms: DEFAULT_WARMUP_MS,
+            lead_us: DEFAULT_LEAD_US,
+        }
+    }
+
+    /// Back-to-back samples; inputs may stay in L2.
+    pub fn hot() -> Sampling {
+        Sampling {
+            mode: CacheMode::Hot,
+            flush_bytes: 0,
+            ..Sampling::cold(0)
+        }
+    }
+}
+
+/// The answer to a request the script understood.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome<T> {
+    Done(T),
+    /// This backend cannot compute this problem (mask alignment, GQA, head dim...):
+    /// a row in the report, not an error.
+    Unsupported(String),
+    /// Not enough GPU memory (MATH at long sequences); the script freed what it could.
+    OutOfMemory(String),
+}
+
+impl<T> Outcome<T> {
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Outcome<U> {
+        match self {
+            Outcome::Done(t) => Outcome::Done(f(t)),
+            Outcome::Unsupported(m) => Outcome::Unsupported(m),
+            Outcome::OutOfMemory(m) => Outcome::OutOfMemory(m),
+        }
+    }
+}
+
+/// The result of starting the script.
+pub enum Started {
+    Ready(Box<TorchSide>),
+    /// No python3, no torch or no GPU: tileattn says why and measures itself alone.
+    Unavailable(String),
+}
+
+/// `$TILEATTN_PYTHON` (split on spaces), or `python3`.
+pub fn default_python() -> Vec<String> {
+    match std::env::var("TILEATTN_PYTHON") {
+        Ok(p) if !p.trim().is_empty() => p.split_whitespace().map(String::from).collect(),
+        _ => vec!["python3".to_string()],
+    }
+}
+
+/// `$TILEATTN_SDPA_SCRIPT`, or `scripts/sdpa_baseline.py` of this source tree.
+pub fn default_script() -> PathBuf {
+    std::env::var_os("TILEATTN_SDPA_SCRIPT").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/sdpa_baseline.py"),
+        PathBuf::from,
+    )
+}
+
+#[derive(Serialize)]
+#[serde(tag = "cmd", rename_all = "snake_case")]
+enum Request<'a> {
+    Hello,
+    Load {
+        problem: WireProblem,
+        q: &'a Path,
+        k: &'a Path,
+        v: &'a Path,
+    },
+    Run {
+        backend: Backend,
+        out: &'a Path,
+    },
+    Sample {
+        backend: Backend,
+        n: u32,
+        mode: CacheMode,
+        flush_bytes: u64,
+        warmup_ms: f64,
+        lead_us: f64,
+    },
+    Free,
+    Quit,
+}
+
+impl Request<'_> {
+    /// For messages: `load`, `run flash`...
+    fn describe(&self) -> String {
+        match self {
+            Request::Hello => "hello".into(),
+            Request::Load { .. } => "load".into(),
+            Request::Run { backend, .. } => format!("run {}", backend.name()),
+            Request::Sample { backend, .. } => format!("sample {}", backend.name()),
+            Request::Free => "free".into(),
+            Request::Quit => "quit".into(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct WireProblem {
+    batch: u32,
+    heads_q: u32,
+    heads_kv: u32,
+    seqlen_q: u32,
+    seqlen_k: u32,
+    head_dim: u32,
+    dtype: &'static str,
+    causal: bool,
+    /// The f32 scale widened exactly, so every backend multiplies by the value tileattn uses.
+    scale: f64,
+}
+
+impl From<&Problem> for WireProblem {
+    fn from(p: &Problem) -> Self {
+        WireProblem {
+            batch: p.batch,
+            heads_q: p.heads_q,
+            heads_kv: p.heads_kv,
+            seqlen_q: p.seqlen_q,
+            seqlen_k: p.seqlen_k,
+            head_dim: p.head_dim,
+            dtype: p.dtype.name(),
+            causal: p.causal,
+            scale: f64::from(p.softmax_scale),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct FailureReply {
+    kind: String,
+    error: String,
+}
+
+/// A reply the script could give: its result, or a failure it owns up to.
+enum Reply<T> {
+    Ok(T),
+    Failed { kind: String, error: String },
+}
+
+fn tool_error(message: impl Into<String>) -> Error {
+    Error::Tool {
+        tool: TOOL.into(),
+        message: message.into(),
+    }
+}
+
+/// The last lines the script wrote on stderr, filled by a reader thread.
+#[derive(Default)]
+struct StderrTail {
+    lines: VecDeque<String>,
+    /// Lines ever read: tells whether the reader is still catching up.
+    count: u64,
+}
+
+impl StderrTail {
+    fn push(&mut self, line: String) {
+        if self.lines.len() == STDERR_TAIL_LINES {
+            self.lines.pop_front();
+        }
+        self.lines.push_back(line);
+        self.count += 1;
+    }
+}
+
+/// A running `sdpa_baseline.py` that has answered `hello`.
+pub struct TorchSide {
+    child: Child,
+    /// None once closed (quit, or the script is gone).
+    stdin: Option<ChildStdin>,
+    replies: Receiver<String>,
+    stderr: Arc<Mutex<StderrTail>>,
+    /// Disconnects when the stderr reader has seen the end of the pipe.
+    stderr_done: Receiver<()>,
+    timeouts: Timeouts,
+    hello: Hello,
+    /// Why the script can no longer be used; every later request fails with it.
+    dead: Option<String>,
+    /// The child has been waited for: nothing left for Drop to do.
+    reaped: bool,
+}
+
+impl TorchSide {
+    /// Start `python script` and shake hands. `python` is the interpreter and any
+    /// arguments before the script (`default_python()`).
+    pub fn spawn(python: &[String], script: &Path, timeouts: Timeouts) -> Result<Started> {
+        let (program, args) = python
+            .split_first()
+            .ok_or_else(|| Error::Invalid("empty python command".into()))?;
+        if !script.is_file() {
+            return Err(tool_error(format!(
+                "{}: script not found (set TILEATTN_SDPA_SCRIPT to scripts/sdpa_baseline.py)",
+                script.display()
+            )));
+        }
+        let spawned = Command::new(program)
+            .args(args)
+            .arg(script)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn();
+        let mut child = match spawned {
+            Ok(child) => child,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Started::Unavailable(format!(
+                    "`{program}` not found: install Python 3 with torch, or set TILEATTN_PYTHON"
+                )));
+            }
+            Err(e) => return Err(tool_error(format!("cannot start `{program}`: {e}"))),
+        };
+        let (stdin, stdout, stderr) =
+            match (child.stdin.take(), child.stdout.take(), child.stderr.take()) {
+                (Some(i), Some(o), Some(e)) => (i, o, e),
+                _ => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(tool_error("the child process has no pipes"));
+                }
+            };
+        let (reply_tx, replies) = mpsc::channel();
+        std::thread::spawn(move || forward_lines(stdout, |line| reply_tx.send(line).is_ok()));
+        let tail = Arc::new(Mutex::new(StderrTail::default()));
+        let (done_tx, stderr_done) = mpsc::channel::<()>();
+        let sink = Arc::clone(&tail);
+        std::thread::spawn(move || {
+            forward_lines(stderr, |line| sink.lock().map(|mut t| t.push(line)).is_ok());
+            drop(done_tx);
+        });
+        let side = TorchSide {
+            child,
+            stdin: Some(stdin),
+            replies,
+            stderr: tail,
+            stderr_done,
+            timeouts,
+            hello: Hello::default(), // until the handshake fills it
+            dead: None,
+            reaped: false,
+        };
+        side.handshake()
+    }
+
+    fn handshake(mut self) -> Result<Started> {
+        match self.request::<Hello>(&Request::Hello, self.timeouts.start)? {
+            Reply::Ok(hello) if hello.protocol == PROTOCOL => {
+                self.hello = hello;
+                Ok(Started::Ready(Box::new(self)))
+            }
+            Reply::Ok(hello) => Err(tool_error(format!(
+                "the script speaks protocol {}, this tileattn speaks {PROTOCOL}: use the script from the same checkout",
+                hello.protocol
+            ))),
+            Reply::Failed { kind, error } if kind == "unavailable" => {
+                Ok(Started::Unavailable(error))
+            }
+            Reply::Failed { kind, error } => Err(self.failure("hello", &kind, &error)),
+        }
+    }
+
+    /// What the script said at the handshake.
+    pub fn hello(&self) -> &Hello {
+        &self.hello
+    }
+
+    /// Load BSHD float32 `.npy` inputs (values already rounded to the problem's
+    /// dtype) onto the GPU, replacing any earlier problem.
+    pub fn load(
+        &mut self,
+        problem: &Problem,
+        q: &Path,
+        k: &Path,
+        v: &Path,
+    ) -> Result<Outcome<Loaded>> {
+        let (q, k, v) = (absolute(q)?, absolute(k)?, absolute(v)?);
+        let request = Request::Load {
+            problem: problem.into(),
+            q: &q,
+            k: &k,
+            v: &v,
+        };
+        self.outcome(&request)
+    }
+
+    /// Write the tensors as `q.npy`, `k.npy`, `v.npy` under `dir` and load them.
+    pub fn load_tensors(
+        &mut self,
+        problem: &Problem,
+        [q, k, v]: [&Tensor; 3],
+        dir: &Path,
+    ) -> Result<Outcome<Loaded>> {
+        let mut paths = Vec::with_capacity(3);
+        for (name, t, seq, heads) in [
+            ("q", q, problem.seqlen_q, problem.heads_q),
+            ("k", k, problem.seqlen_k, problem.heads_kv),
+            ("v", v, problem.seqlen_k, problem.heads_kv),
+        ] {
+            check_shape(name, t, problem, seq, heads)?;
+            let path = dir.join(format!("{name}.npy"));
+            npy::write_atomic(&path, &npy::encode_f32(&bshd_shape(t), &bshd_f32(t)))?;
+            paths.push(path);
+        }
+        self.load(problem, &paths[0], &paths[1], &paths[2])
+    }
+
+    /// One launch of `backend` on the loaded problem; O is written to `out` as
+    /// BSHD float32 `.npy`, for comparison with the f64 reference.
+    pub fn run(&mut self, backend: Backend, out: &Path) -> Result<Outcome<Plan>> {
+        let out = absolute(out)?;
+        let reply: Outcome<RunReply> = self.outcome(&Request::Run { backend, out: &out })?;
+        Ok(reply.map(|r| r.plan))
+    }
+
+    /// `n` timed launches of `backend`, each between its own CUDA events.
+    pub fn sample(&mut self, backend: Backend, n: u32, how: &Sampling) -> Result<Outcome<Samples>> {
+        let request = Request::Sample {
+            backend,
+            n,
+            mode: how.mode,
+            flush_bytes: how.flush_bytes,
+            warmup_ms: how.warmup_ms,
+            lead_us: how.lead_us,
+        };
+        let samples: Outcome<Samples> = self.outcome(&request)?;
+        if let Outcome::Done(s) = &samples
+            && s.samples_ms.len() != n as usize
+        {
+            return Err(self.protocol_error(
+                &request,
+                &format!("{} samples for {n} asked", s.samples_ms.len()),
+            ));
+        }
+        Ok(samples)
+    }
+
+    /// Release the problem's GPU memory.
+    pub fn free(&mut self) -> Result<()> {
+        match self.request::<serde_json::Value>(&Request::Free, self.timeouts.request)? {
+            Reply::Ok(_) => Ok(()),
+            Reply::Failed { kind, error } => Err(self.failure("free", &kind, &error)),
+        }
+    }
+
+    /// Ask the script to exit and wait for it.
+    pub fn quit(mut self) -> Result<()> {
+        self.shutdown()
+    }
+
+    /// A request whose expected failures (unsupported, out of memory) are outcomes.
+    fn outcome<T: DeserializeOwned>(&mut self, request: &Request) -> Result<Outcome<T>> {
+        match self.request::<T>(request, self.timeouts.request)? {
+            Reply::Ok(t) => Ok(Outcome::Done(t)),
+            Reply::Failed { kind, error } => match kind.as_str() {
+                "unsupported" => Ok(Outcome::Unsupported(error)),
+                "oom" => Ok(Outcome::OutOfMemory(error)),
+                _ => Err(self.failure(&request.describe(), &kind, &error)),
+            },
+        }
+    }
+
+    /// Send one request and wait for its reply line.
+    fn request<T: DeserializeOwned>(
+        &mut self,
+        request: &Request,
+        timeout: Duration,
+    ) -> Result<Reply<T>> {
+        if let Some(why) = &self.dead {
+            return Err(tool_error(format!("the script stopped earlier: {why}")));
+        }
+        let what = request.describe();
+        let line = serde_json::to_string(request)
+            .map_err(|e| Error::Invalid(format!("cannot encode `{what}` as JSON: {e}")))?;
+        if let Err(e) = self.send(&line) {
+            let status = self.reap();
+            return Err(self.die(format!(
+                "could not send `{what}` ({e}); the script {status}"
+            )));
+        }
+        match self.replies.recv_timeout(timeout) {
+            Ok(reply) => self.parse(request, &reply),
+            Err(RecvTimeoutError::Timeout) => {
+                self.kill();
+                Err(self.die(format!(
+                    "no reply to `{what}` within {timeout:?}: the script was stopped"
+                )))
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                let status = self.reap();
+                Err(self.die(format!("the script {status} without answering `{what}`")))
+            }
+        }
+    }
+
+    fn send(&mut self, line: &str) -> std::io::Result<()> {
+        let stdin = self
+            .stdin
+            .as_mut()
+            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "stdin closed"))?;
+        writeln!(stdin, "{line}")?;
+        stdin.flush()
+    }
+
+    fn parse<T: DeserializeOwned>(&mut self, request: &Request, line: &str) -> Result<Reply<T>> {
+        let value: serde_json::Value = match serde_json::from_str(line) {
+            Ok(v) => v,
+            Err(_) => {
+                return Err(
+                    self.protocol_error(request, &format!("not a JSON reply: `{}`", clip(line)))
+                );
+            }
+        };
+        let parsed = match value.get("ok").and_then(serde_json::Value::as_bool) {
+            Some(true) => serde_json::from_value(value).map(Reply::Ok),
+            Some(false) => serde_json::from_value::<FailureReply>(value).map(|f| Reply::Failed {
+                kind: f.kind,
+                error: f.error,
+            }),
+            None => {
+                return Err(
+                    self.protocol_error(request, &format!("reply has no \"ok\": `{}`", clip(line)))
+                );
+            }
+        };
+        parsed.map_err(|e| self.protocol_error(request, &format!("{e} in `{}`", clip(line))))
+    }
+
+    /// The script answered something this tileattn cannot use: the conversation is over.
+    fn protocol_error(&mut self, request: &Request, detail: &str) -> Error {
+        self.kill();
+        self.die(format!(
+            "unexpected answer to `{}`: {detail}",
+            request.describe()
+        ))
+    }
+
+    /// A failure the script reported: it is still usable.
+    fn failure(&self, what: &str, kind: &str, error: &str) -> Error {
+        tool_error(format!(
+            "`{what}` failed ({kind}): {error}{}",
+            self.stderr_tail()
+        ))
+    }
+
+    /// Mark the script unusable and build the error, with its last stderr lines.
+    fn die(&mut self, why: String) -> Error {
+        let error = tool_error(format!("{why}{}", self.stderr_tail()));
+        self.dead = Some(why);
+        self.stdin = None;
+        error
+    }
+
+    fn stderr_tail(&self) -> String {
+        self.let_stderr_settle();
+        let lines = match self.stderr.lock() {
+            Ok(t) => t.lines.iter().cloned().collect::<Vec<_>>(),
+            Err(_) => Vec::new(),
+        };
+        if lines.is_empty() {
+            "\n(the script wrote nothing on stderr)".into()
+        } else {
+            format!("\nlast lines of the script's stderr:\n{}", lines.join("\n"))
+        }
+    }
+
+    /// stdout and stderr are read on different threads: a traceback written just
+    /// before a failure reply may not be read yet. Wait until no line arrived for
+    /// a moment (failure paths only).
+    fn let_stderr_settle(&self) {
+        let count = || self.stderr.lock().map(|t| t.count).unwrap_or(0);
+        let deadline = Instant::now() + STDERR_SETTLE_MAX;
+        let mut last = count();
+        while Instant::now() < deadline {
+            std::thread::sleep(STDERR_SETTLE_QUIET);
+            let now = count();
+            if now == last {
+                return;
+            }
+            last = now;
+        }
+    }
+
+    /// Wait for a script whose stdout closed; stop it if it lingers. Says how it ended.
+    fn reap(&mut self) -> String {
+        self.stdin = None;
+        let status = match wait_until(&mut self.child, Instant::now() + EXIT_GRACE) {
+            Some(status) => describe_exit(status),
+            None => {
+                let _ = self.child.kill();
+                "closed its stdout and was stopped".into()
+            }
+        };
+        self.finish();
+        status
+    }
+
+    fn kill(&mut self) {
+        self.stdin = None;
+        let _ = self.child.kill();
+        self.finish();
+    }
+
+    /// Collect the exit status and give the stderr reader a moment to take the last lines.
+    fn finish(&mut self) {
+        let _ = self.child.wait();
+        let _ = self.stderr_done.recv_timeout(Duration::from_millis(500));
+        self.reaped = true;
+    }
+
+    fn shutdown(&mut self) -> Result<()> {
+        if self.reaped {
+            return Ok(());
+        }
+        let quit = if self.dead.is_none() {
+            self.request::<serde_json::Value>(&Request::Quit, EXIT_GRACE)
+                .map(|_| ())
+        } else {
+            Ok(())
+        };
+        if !self.reaped {
+            self.reap();
+        }
+        quit
+    }
+}
+
+impl Drop for TorchSide {
+    fn drop(&mut self) {
+        // Errors here have nowhere to go; the child is stopped either way.
+        let _ = self.shutdown();
+    }
+}
+
+/// Call `sink` with each line of `pipe` (invalid UTF-8 replaced, so garbage still
+/// reaches the error message) until the pipe ends or `sink` returns false.
+fn forward_lines(pipe: impl Read, mut sink: impl FnMut(String) -> bool) {
+    let mut reader = BufReader::new(pipe);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        match reader.read_until(b'\n', &mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {
+                let line = String::from_utf8_lossy(&buf)
+                    .trim_end_matches(['\n', '\r'])
+                    .to_string();
+                if !sink(line) {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+fn wait_until(child: &mut Child, deadline: Instant) -> Option<ExitStatus> {
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Some(status),
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
+            _ => return None,
+        }
+    }
+}
+
+fn describe_exit(status: ExitStatus) -> String {
+    match status.code() {
+        Some(code) => format!("exited with status {code}"),
+        None => format!("was killed ({status})"),
+    }
+}
+
+/// At most 200 characters of a line, for messages.
+fn clip(line: &str) -> String {
+    match line.char_indices().nth(200) {
+        Some((at, _)) => format!("{}…", &line[..at]),
+        None => line.to_string(),
+    }
+}
+
+/// The script may run in another directory one day; absolute paths mean the same file there.
+fn absolute(path: &Path) -> Result<PathBuf> {
+    std::path::absolute(path).map_err(|e| Error::io(path, e))
+}
+
+fn check_shape(name: &str, t: &Tensor, p: &Problem, seq: u32, heads: u32) -> Result<()> {
+    let want = (p.dtype, p.batch, seq, heads, p.head_dim);
+    let got = (t.dtype, t.batch, t.seq, t.heads, t.dim);
+    if want == got {
+        return Ok(());
+    }
+    Err(Error::Invalid(format!(
+        "{name}: {} [B={}, S={}, H={}, D={}] does not match the problem {p}",
+        t.dtype.name(),
+        t.batch,
+        t.seq,
+        t.heads,
+        t.dim
+    )))
+}
+
+fn bshd_shape(t: &Tensor) -> [usize; 4] {
+    [t.batch, t.seq, t.heads, t.dim].map(|d| d as usize)
+}
+
+/// The tensor's values in BSHD order, whatever its strides: exact in f32.
+fn bshd_f32(t: &Tensor) -> Vec<f32> {
+    let mut out = Vec::with_capacity(bshd_shape(t).iter().product());
+    for b in 0..t.batch {
+        for s in 0..t.seq {
+            for h in 0..t.heads {
+                out.extend((0..t.dim).map(|d| t.get(b, s, h, d)));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tensor::Layout;
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+    use tileattn_kernels::DType;
+
+    const QUICK: Timeouts = Timeouts {
+        start: Duration::from_secs(30),
+        request: Duration::from_secs(30),
+    };
+
+    fn stub() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/sdpa_stub.py")
+    }
+
+    /// `python3`, or None with a skip line on a machine without it.
+    fn python() -> Option<Vec<String>> {
+        let found = Command::new("python3")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !found {
+            eprintln!("skipped: python3 not found");
+        }
+        found.then(|| vec!["python3".to_string()])
+    }
+
+    /// The stub, misbehaving as `faults` says (its SDPA_STUB syntax, e.g. `die:load`).
+    fn start_stub(faults: &str, timeouts: Timeouts) -> Option<Result<Started>> {
+        let mut command = vec!["env".to_string(), format!("SDPA_STUB={faults}")];
+        command.extend(python()?);
+        Some(TorchSide::spawn(&command, &stub(), timeouts))
+    }
+
+    fn ready(started: Result<Started>) -> Box<TorchSide> {
+        match started.expect("spawn") {
+            Started::Ready(side) => side,
+            Started::Unavailable(why) => panic!("unexpectedly unavailable: {why}"),
+        }
+    }
+
+    /// A GQA, ragged, causal problem and its inputs; Q in BHSD so writing it must reorder.
+    fn case() -> (Problem, [Tensor; 3]) {
+        let p = Problem::new(2, 4, 2, 5, 7, 64, DType::Bf16, true);
+        let mut rng = StdRng::seed_from_u64(7);
+        let q = Tensor::random(DType::Bf16, [2, 5, 4, 64], Layout::Bhsd, &mut rng);
+        let k = Tensor::random(DType::Bf16, [2, 7, 2, 64], Layout::Bshd, &mut rng);
+        let v = Tensor::random(DType::Bf16, [2, 7, 2, 64], Layout::Bshd, &mut rng);
+        (p, [q, k, v])
+    }
+
+    /// The stub with `case()` loaded.
+    fn loaded(
+        faults: &str,
+        timeouts: Timeouts,
+    ) -> Option<(Box<TorchSide>, tempfile::TempDir, [Tensor; 3])> {
+        let mut side = ready(start_stub(faults, timeouts)?);
+        let dir = tempfile::tempdir().unwrap();
+        let (p, [q, k, v]) = case();
+        let loaded = side.load_tensors(&p, [&q, &k, &v], dir.path()).unwrap();
+        assert!(matches!(loaded, Outcome::Done(_)), "{loaded:?}");
+        Some((side, dir, [q, k, v]))
+    }
+
+    fn tool_message(e: Error) -> String {
+        match e {
+            Error::Tool { tool, message } => {
+                assert_eq!(tool, "torch baseline");
+                message
+            }
+            other => panic!("expected a tool error, got {other}"),
+        }
+    }
+
+    #[test]
+    fn backends_name_their_implementations() {
+        for b in Backend::ALL {
+            assert_eq!(Backend::parse(b.name()), Some(b));
+            assert_eq!(b.implementation(), format!("torch-{}", b.name()));
+        }
+        assert_eq!(Backend::parse("triton"), None);
+    }
+
+    #[test]
+    fn handshake_load_run_sample_round_trip() {
+        let Some(started) = start_stub("", QUICK) else {
+            return;
+        };
+        let mut side = ready(started);
+        assert_eq!(side.hello().gpu, "Stub GPU");
+        assert_eq!(side.hello().capability, "9.0");
+        assert_eq!(side.hello().backends, Backend::ALL.to_vec());
+
+        let dir = tempfile::tempdir().unwrap();
+        let (p, [q, k, v]) = case();
+        let loaded = side.load_tensors(&p, [&q, &k, &v], dir.path()).unwrap();
+        // bf16: 2 bytes per element of Q, K and V; Sq = 5 < Sk = 7 leaves no row fully masked.
+        let elements = 2 * 64 * (5 * 4 + 2 * 7 * 2);
+        let want = Loaded {
+            input_bytes: 2 * elements,
+            fully_masked_rows: 0,
+        };
+        assert_eq!(loaded, Outcome::Done(want));
+
+        // The stub's O is its Q: what comes back is what tileattn wrote, in BSHD.
+        let out = dir.path().join("o.npy");
+        let plan = side.run(Backend::Flash, &out).unwrap();
+        assert!(
+            matches!(&plan, Outcome::Done(p) if p.gqa == "native" && p.mask == "is_causal"),
+            "{plan:?}"
+        );
+        let o = npy::read(&out).unwrap();
+        assert_eq!(o.shape, vec![2, 5, 4, 64]);
+        assert_eq!(o.data, bshd_f32(&q));
+        assert_eq!(o.data[64], q.get(0, 0, 1, 0), "heads are the third axis");
+
+        let Outcome::Done(cold) = side
+            .sample(Backend::Cudnn, 5, &Sampling::cold(100 << 20))
+            .unwrap()
+        else {
+            panic!("cold sampling failed")
+        };
+        assert_eq!(cold.samples_ms.len(), 5);
+        assert_eq!(cold.samples_ms[0], 1.0);
+        assert_eq!(cold.warmup_launches, 7, "first use warms up");
+        assert_eq!(cold.lead_us, DEFAULT_LEAD_US);
+        let Outcome::Done(hot) = side.sample(Backend::Cudnn, 3, &Sampling::hot()).unwrap() else {
+            panic!("hot sampling failed")
+        };
+        assert_eq!(
+            (hot.samples_ms[0], hot.warmup_launches),
+            (0.5, 0),
+            "hot mode, already warm"
+        );
+
+        side.free().unwrap();
+        side.quit().unwrap();
+    }
+
+    #[test]
+    fn bad_requests_are_errors_that_leave_the_script_usable() {
+        let Some(started) = start_stub("", QUICK) else {
+            return;
+        };
+        let mut side = ready(started);
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("o.npy");
+        let e = tool_message(side.run(Backend::Math, &out).unwrap_err());
+        assert!(
+            e.contains("`run math` failed (bad_request)") && e.contains("load"),
+            "{e}"
+        );
+
+        // K written with the wrong number of heads: the script's own .npy check says so.
+        let (p, [q, k, v]) = case();
+        let paths = ["q", "k", "v"].map(|name| dir.path().join(format!("{name}.npy")));
+        for (path, t) in paths.iter().zip([&q, &q, &v]) {
+            npy::write_atomic(path, &npy::encode_f32(&bshd_shape(t), &bshd_f32(t))).unwrap();
+        }
+        let e = tool_message(side.load(&p, &paths[0], &paths[1], &paths[2]).unwrap_err());
+        assert!(
+            e.contains("k.npy: shape (2, 5, 4, 64), the problem needs BSHD (2, 7, 2, 64)"),
+            "{e}"
+        );
+
+        let wrong = Problem { head_dim: 128, ..p };
+        let e = side
+            .load_tensors(&wrong, [&q, &k, &v], dir.path())
+            .unwrap_err();
+        assert!(
+            matches!(e, Error::Invalid(ref m) if m.contains("does not match the problem")),
+            "{e}"
+        );
+
+        // Still alive after all that.
+        let loaded = side.load_tensors(&p, [&q, &k, &v], dir.path()).unwrap();
+        assert!(matches!(loaded, Outcome::Done(_)));
+    }
+
+    #[test]
+    fn unsupported_and_out_of_memory_are_outcomes() {
+        let Some((mut side, dir, _)) = loaded("unsupported:run,oom:sample", QUICK) else {
+            return;
+        };
+        let run = side.run(Backend::Cudnn, &dir.path().join("o.npy")).unwrap();
+        assert_eq!(
+            run,
+            Outcome::Unsupported("stub says unsupported for run".into())
+        );
+        let sample = side.sample(Backend::Math, 10, &Sampling::hot()).unwrap();
+        assert_eq!(
+            sample,
+            Outcome::OutOfMemory("stub says oom for sample".into())
+        );
+        side.quit().unwrap();
+    }
+
+    #[test]
+    fn a_script_error_carries_its_traceback() {
+        let Some((mut side, dir, _)) = loaded("error:run", QUICK) else {
+            return;
+        };
+        let e = tool_message(
+            side.run(Backend::Flash, &dir.path().join("o.npy"))
+                .unwrap_err(),
+        );
+        assert!(
+            e.contains("`run flash` failed (error): stub says error"),
+            "{e}"
+        );
+        assert!(
+            e.contains("RuntimeError: stub failure"),
+            "stderr tail missing: {e}"
+        );
+    }
+
+    #[test]
+    fn missing_torch_or_python_means_unavailable() {
+        let Some(started) = start_stub("unavailable:hello", QUICK) else {
+            return;
+        };
+        assert!(
+            matches!(started, Ok(Started::Unavailable(ref why)) if why == "stub says unavailable for hello")
+        );
+
+        let missing = ["/nonexistent/python3".to_string()];
+        match TorchSide::spawn(&missing, &stub(), QUICK).unwrap() {
+            Started::Unavailable(why) => {
+                assert!(why.contains("`/nonexistent/python3` not found"), "{why}")
+            }
+            Started::Ready(_) => panic!("a missing interpreter started"),
+        }
+
+        let e = TorchSide::spawn(&missing, Path::new("/nonexistent/sdpa.py"), QUICK);
+        assert!(tool_message(e.err().unwrap()).contains("script not found"));
+    }
+
+    #[test]
+    fn a_protocol_mismatch_is_refused() {
+        let Some(started) = start_stub("protocol:hello", QUICK) else {
+            return;
+        };
+        let e = tool_message(started.err().unwrap());
+        assert!(e.contains("protocol 999") && e.contains("speaks 1"), "{e}");
+    }
+
+    #[test]
+    fn garbage_on_stdout_ends_the_conversation() {
+        let Some((mut side, dir, _)) = loaded("garbage:run", QUICK) else {
+            return;
+        };
+        let e = tool_message(
+            side.run(Backend::Flash, &dir.path().join("o.npy"))
+                .unwrap_err(),
+        );
+        assert!(
+            e.contains("unexpected answer to `run flash`: not a JSON reply: `this is not json`"),
+            "{e}"
+        );
+        let e = tool_message(
+            side.sample(Backend::Flash, 1, &Sampling::hot())
+                .unwrap_err(),
+        );
+        assert!(e.contains("the script stopped earlier"), "{e}");
+    }
+
+    #[test]
+    fn a_dead_script_is_reported_with_its_stderr() {
+        let Some(started) = start_stub("die:load", QUICK) else {
+            return;
+        };
+        let mut side = ready(started);
+        let dir = tempfile::tempdir().unwrap();
+        let (p, [q, k, v]) = case();
+        let e = tool_message(side.load_tensors(&p, [&q, &k, &v], dir.path()).unwrap_err());
+        assert!(
+            e.contains("exited with status 3 without answering `load`"),
+            "{e}"
+        );
+        assert!(
+            e.contains("stub: dying on purpose during load"),
+            "stderr tail missing: {e}"
+        );
+    }
+
+    #[test]
+    fn a_hung_script_times_out_and_is_stopped() {
+        let timeouts = Timeouts {
+            request: Duration::from_millis(300),
+            ..QUICK
+        };
+        let Some((mut side, _dir, _)) = loaded("hang:sample", timeouts) else {
+            return;
+        };
+        let started = Instant::now();
+        let e = tool_message(
+            side.sample(Backend::Flash, 3, &Sampling::hot())
+                .unwrap_err(),
+        );
+        assert!(e.contains("no reply to `sample flash` within 300ms"), "{e}");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "took {:?}",
+            started.elapsed()
+        );
+        drop(side); // nothing left to wait for
+        assert!(started.elapsed() < Duration::from_secs(2));
+    }
+
+    /// The real script starts and answers without torch (unavailable) or with it (ready).
+    #[test]
+    fn the_real_script_answers_hello() {
+        let Some(python) = python() else { return };
+        match TorchSide::spawn(&python, &default_script(), Timeouts::default()).unwrap() {
+            Started::Unavailable(why) => assert!(why.contains("torch"), "{why}"),
+            Started::Ready(side) => {
+                assert!(!side.hello().gpu.is_empty());
+                side.quit().unwrap();
+            }
+        }
+    }
+}
