@@ -8,7 +8,7 @@
 //! - measuring: [`stats`] (median CIs, ratios, outliers, adaptive stopping),
 //!   [`metrics`] (exact FLOPs, minimum bytes, rates, cache residency);
 //! - tuning: [`tune_cache`] (per-build tuning results and dispatch through them);
-//! - results: [`runfile`] (versioned run JSON), [`fsutil`] (atomic writes).
+//! - results: [`runfile`] (versioned run JSON), [`fsutil`] (atomic writes);
 //! - the PyTorch baseline: [`torch_side`] (drives `scripts/sdpa_baseline.py`).
 
 pub mod check;
@@ -26,7 +26,7 @@ pub mod registry;
 pub mod runfile;
 pub mod stats;
 pub mod tensor;
+pub mod torch_side;
 pub mod tune_cache;
-//! - the PyTorch baseline: [`torch_side`] (drives `scripts/sdpa_baseline.py`).
 
 pub use error::{Error, Result};
