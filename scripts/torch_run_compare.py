@@ -17,6 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
+from torch.nn.attention.bias import causal_lower_right
 
 # (batch, heads_q, heads_kv, seqlen_q, seqlen_k, head_dim, dtype, causal)
 CASES = [
@@ -26,6 +27,9 @@ CASES = [
     (3, 4, 1, 97, 97, 64, "f16", True),
     (1, 2, 2, 1, 1, 128, "f16", False),
     (2, 4, 2, 333, 333, 64, "bf16", True),
+    # seqlen_q < seqlen_k: bottom-right causal (torch's causal_lower_right).
+    (2, 4, 2, 200, 777, 64, "bf16", True),
+    (1, 8, 8, 65, 1024, 128, "f16", True),
 ]
 TOL = {"f16": 2e-3, "bf16": 1e-2}
 TORCH_DTYPE = {"f16": torch.float16, "bf16": torch.bfloat16}
@@ -49,13 +53,23 @@ def run_case(tileattn, out, case, idx):
     subprocess.run([str(c) for c in cmd], check=True)
     o = torch.from_numpy(np.load(o_path)).cuda().double()
 
-    # BSHD -> BHSD for SDPA; is_causal is top-left aligned in torch, which equals
-    # tileattn's bottom-right alignment only when sq == sk (true for every case here).
-    assert not causal or sq == sk
+    # BSHD -> BHSD for SDPA. torch's is_causal is top-left aligned, which equals
+    # tileattn's bottom-right alignment only when sq == sk; otherwise the mask is
+    # torch's causal_lower_right (sq < sk only: with sq > sk torch gives NaN rows
+    # where tileattn defines O = 0).
+    assert not causal or sq <= sk
     qt, kt, vt = (x.transpose(1, 2) for x in (q, k, v))
-    ref = F.scaled_dot_product_attention(qt.double(), kt.double(), vt.double(), is_causal=causal, enable_gqa=hq != hkv).transpose(1, 2)
-    with sdpa_kernel(SDPBackend.FLASH_ATTENTION):
-        flash = F.scaled_dot_product_attention(qt, kt, vt, is_causal=causal, enable_gqa=hq != hkv).transpose(1, 2).double()
+    if causal and sq != sk:
+        mask = {"attn_mask": causal_lower_right(sq, sk)}
+    else:
+        mask = {"is_causal": causal}
+    ref = F.scaled_dot_product_attention(qt.double(), kt.double(), vt.double(), enable_gqa=hq != hkv, **mask).transpose(1, 2)
+    try:  # FLASH is a second opinion, not the reference: report if it cannot run this case.
+        with sdpa_kernel(SDPBackend.FLASH_ATTENTION):
+            flash = F.scaled_dot_product_attention(qt, kt, vt, enable_gqa=hq != hkv, **mask).transpose(1, 2).double()
+    except (RuntimeError, TypeError) as e:
+        print(f"case {idx}: FLASH cannot run it ({e})", file=sys.stderr)
+        flash = torch.full_like(ref, float("nan"))
     rel = lambda a, r: (torch.linalg.vector_norm(a - r) / torch.linalg.vector_norm(r)).item()
     err, flash_err = rel(o, ref), rel(flash, ref)
     ok = bool(torch.isfinite(o).all()) and err <= TOL[dtype]
