@@ -40,6 +40,29 @@ fn kernel_path(v: &VariantSpec) -> String {
     }
 }
 
+/// The device-measuring kernels of [`tileattn_kernels::probes`]: (field of the
+/// host's `Probes`, entry name, parameters, call). Every PTX module holds them.
+const PROBE_ENTRIES: [(&str, &str, &str, &str); 3] = [
+    (
+        "clock",
+        "tileattn_clock_probe",
+        "out: *mut u64, slot: u32, spin_ns: u64",
+        "clock_probe(out, slot, spin_ns)",
+    ),
+    (
+        "copy",
+        "tileattn_copy",
+        "src: *const [u32; 4], dst: *mut [u32; 4], n: u64",
+        "copy(src, dst, n)",
+    ),
+    (
+        "mma_bf16",
+        "tileattn_mma_bf16_loop",
+        "out: *mut f32, iters: u32",
+        "mma_bf16_loop(out, iters)",
+    ),
+];
+
 pub fn write_entry_crate(
     dir: &Path,
     kernels: &Path,
@@ -86,6 +109,14 @@ debug = false
              unsafe {{ {}(&p) }}\n}}\n",
             v.entry_name(),
             kernel_path(v)
+        );
+    }
+    for (_, name, params, call) in PROBE_ENTRIES {
+        let _ = write!(
+            src,
+            "\n#[unsafe(no_mangle)]\npub unsafe extern \"ptx-kernel\" fn {name}({params}) {{\n    \
+             // SAFETY: the host launches it as `tileattn_kernels::probes` documents.\n    \
+             unsafe {{ tileattn_kernels::probes::{call} }}\n}}\n"
         );
     }
     write(&dir.join("src/lib.rs"), &src)
@@ -136,6 +167,10 @@ pub fn write_registry(
             ptx.display().to_string()
         );
     }
-    src.push_str("];\n");
+    src.push_str("];\n\npub static PROBES: Probes = Probes {");
+    for (field, name, _, _) in PROBE_ENTRIES {
+        let _ = write!(src, " {field}: {name:?},");
+    }
+    src.push_str(" };\n");
     write(path, &src)
 }

@@ -11,7 +11,7 @@ pub use tileattn_kernels as kernels;
 use tileattn_host::registry::Registry;
 
 mod generated {
-    use tileattn_host::registry::{PtxModule, Variant};
+    use tileattn_host::registry::{Probes, PtxModule, Variant};
     use tileattn_kernels::{Arch, DType, Family, TileConfig};
     include!(concat!(env!("OUT_DIR"), "/registry.rs"));
 }
@@ -21,6 +21,7 @@ pub fn registry() -> Registry {
     Registry {
         variants: generated::VARIANTS,
         modules: generated::MODULES,
+        probes: &generated::PROBES,
     }
 }
 

@@ -166,6 +166,21 @@ impl Device {
         Ok(m)
     }
 
+    /// A fixed kernel of every module (see `Registry::probes`), from the newest
+    /// module this device runs.
+    pub fn probe_function(&self, name: &str) -> Result<CudaFunction> {
+        let archs: Vec<Arch> = self.registry.modules.iter().map(|m| m.arch).collect();
+        let arch = Arch::best_for(self.info.cc(), &archs).ok_or_else(|| {
+            Error::Invalid(format!(
+                "this build has PTX for {archs:?}, none of which a compute capability {}.{} device runs",
+                self.info.compute_capability.0, self.info.compute_capability.1
+            ))
+        })?;
+        self.module(arch)?
+            .load_function(name)
+            .map_err(cuda_err(format!("loading {name}")))
+    }
+
     /// A loaded kernel, with its dynamic shared memory limit raised as needed.
     pub fn function(&self, variant: &Variant) -> Result<CudaFunction> {
         let smem = variant.tile.smem_bytes();
@@ -287,6 +302,32 @@ impl Device {
     ) -> Result<(Tensor, Vec<f32>)> {
         let ops = self.operands(p, q, k, v)?;
         self.prepare(variant, p, &ops)?.launch()?;
+        self.fetch_outputs(variant, p, &ops)
+    }
+
+    /// Poison the outputs of `ops` with NaN, run `variant` on them once, and
+    /// bring O and LSE back: the same buffers can then be timed.
+    pub fn run_on(
+        &self,
+        variant: &Variant,
+        p: &Problem,
+        ops: &mut Operands,
+    ) -> Result<(Tensor, Vec<f32>)> {
+        self.fill_u16(&mut ops.o.buf, p.dtype, f32::NAN)?;
+        self.stream
+            .memcpy_htod(&vec![f32::NAN; ops.lse.len()], &mut ops.lse)
+            .map_err(cuda_err("poisoning LSE"))?;
+        self.prepare(variant, p, ops)?.launch()?;
+        self.fetch_outputs(variant, p, ops)
+    }
+
+    /// Wait for the stream, then copy O and LSE of `ops` back.
+    fn fetch_outputs(
+        &self,
+        variant: &Variant,
+        p: &Problem,
+        ops: &Operands,
+    ) -> Result<(Tensor, Vec<f32>)> {
         self.stream
             .synchronize()
             .map_err(cuda_err(format!("running {}", variant.name)))?;

@@ -8,13 +8,14 @@ use crate::{Error, Result};
 
 /// Write `bytes` to `path` atomically: a temporary file in the same directory
 /// (a rename is only atomic within one file system), flushed to disk, then
-/// renamed over `path`. If anything fails the temporary file is removed and
+/// renamed over `path` (its directory is created if missing). If anything fails the temporary file is removed and
 /// `path` is untouched.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
     tmp.write_all(bytes).map_err(|e| Error::io(tmp.path(), e))?;
     tmp.as_file()

@@ -5,12 +5,15 @@
 //! - correctness: [`mod@reference`] (f64), [`emulate`] (kernels on the CPU emulator), [`check`] (random sweeps);
 //! - the GPU: [`device`] (cudarc), [`ptxas`] (resource reports);
 //! - launching: [`launch`] (checks and parameters shared by GPU and emulator), [`registry`];
-//! - measuring: [`stats`] (median CIs, ratios, outliers, adaptive stopping),
+//! - measuring: [`timing`] (the GPU timing protocol), [`ceilings`] (copy and mma roofs), [`stats`] (median CIs, ratios, outliers, adaptive stopping),
 //!   [`metrics`] (exact FLOPs, minimum bytes, rates, cache residency);
-//! - tuning: [`tune_cache`] (per-build tuning results and dispatch through them);
+//! - a problem on the device, verified then timed: [`workload`];
+//! - what to measure: [`suites`];
+//! - tuning: [`tune`] (verify, time, rank), [`tune_cache`] (per-build tuning results and dispatch through them);
 //! - results: [`runfile`] (versioned run JSON), [`fsutil`] (atomic writes);
 //! - the PyTorch baseline: [`torch_side`] (drives `scripts/sdpa_baseline.py`).
 
+pub mod ceilings;
 pub mod check;
 pub mod device;
 pub mod emulate;
@@ -25,8 +28,12 @@ pub mod reference;
 pub mod registry;
 pub mod runfile;
 pub mod stats;
+pub mod suites;
 pub mod tensor;
+pub mod timing;
 pub mod torch_side;
+pub mod tune;
 pub mod tune_cache;
+pub mod workload;
 
 pub use error::{Error, Result};

@@ -61,39 +61,112 @@ pub fn attention(p: &Problem, q: &Tensor, k: &Tensor, v: &Tensor) -> Reference {
 /// One (batch, head): O rows `[seqlen_q][d]` and LSE `[seqlen_q]`.
 fn head(p: &Problem, q: &Tensor, k: &Tensor, v: &Tensor, b: u32, h: u32) -> (Vec<f64>, Vec<f64>) {
     let d = p.head_dim as usize;
-    let kvh = h / (p.heads_q / p.heads_kv);
-    let scale = p.softmax_scale as f64;
-    let row = |t: &Tensor, s: u32, hh: u32| -> Vec<f64> {
-        (0..d as u32).map(|c| t.get(b, s, hh, c) as f64).collect()
-    };
-    let keys: Vec<Vec<f64>> = (0..p.seqlen_k).map(|j| row(k, j, kvh)).collect();
-    let vals: Vec<Vec<f64>> = (0..p.seqlen_k).map(|j| row(v, j, kvh)).collect();
+    let kv = HeadKv::load(p, k, v, b, h);
     let mut o = vec![0f64; p.seqlen_q as usize * d];
     let mut lse = vec![f64::NEG_INFINITY; p.seqlen_q as usize];
     for i in 0..p.seqlen_q {
+        let out = &mut o[i as usize * d..(i as usize + 1) * d];
+        lse[i as usize] = kv.row(p, &tensor_row(q, b, i, h), i, out);
+    }
+    (o, lse)
+}
+
+/// A tensor row `[b, s, h, :]` in f64.
+fn tensor_row(t: &Tensor, b: u32, s: u32, h: u32) -> Vec<f64> {
+    (0..t.dim).map(|c| t.get(b, s, h, c) as f64).collect()
+}
+
+/// The keys and values one query head attends to, in f64.
+struct HeadKv {
+    keys: Vec<Vec<f64>>,
+    vals: Vec<Vec<f64>>,
+}
+
+impl HeadKv {
+    fn load(p: &Problem, k: &Tensor, v: &Tensor, b: u32, h: u32) -> HeadKv {
+        let kvh = h / (p.heads_q / p.heads_kv);
+        HeadKv {
+            keys: (0..p.seqlen_k).map(|j| tensor_row(k, b, j, kvh)).collect(),
+            vals: (0..p.seqlen_k).map(|j| tensor_row(v, b, j, kvh)).collect(),
+        }
+    }
+
+    /// Query row `i` (values `qi`): writes its O row to `out` (left at 0 when
+    /// the row sees no key) and returns its LSE.
+    fn row(&self, p: &Problem, qi: &[f64], i: u32, out: &mut [f64]) -> f64 {
         let end = if p.causal {
             causal_key_end(i, p.seqlen_q, p.seqlen_k) as usize
         } else {
             p.seqlen_k as usize
         };
         if end == 0 {
-            continue;
+            return f64::NEG_INFINITY;
         }
-        let qi = row(q, i, h);
-        let scores: Vec<f64> = keys[..end].iter().map(|kj| scale * dot(&qi, kj)).collect();
+        let scale = p.softmax_scale as f64;
+        let scores: Vec<f64> = self.keys[..end]
+            .iter()
+            .map(|kj| scale * dot(qi, kj))
+            .collect();
         let max = scores.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
         let weights: Vec<f64> = scores.iter().map(|s| (s - max).exp()).collect();
         let sum: f64 = weights.iter().sum();
-        let out = &mut o[i as usize * d..(i as usize + 1) * d];
-        for (w, vj) in weights.iter().zip(&vals) {
+        for (w, vj) in weights.iter().zip(&self.vals) {
             let p = w / sum;
             for (oc, vc) in out.iter_mut().zip(vj) {
                 *oc += p * vc;
             }
         }
-        lse[i as usize] = max + sum.ln();
+        max + sum.ln()
     }
-    (o, lse)
+}
+
+/// One query row of the output: batch, query head, query position.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct RowId {
+    pub b: u32,
+    pub h: u32,
+    pub i: u32,
+}
+
+/// The reference for selected rows only: O rows `[rows][d]` and their LSE.
+pub struct RowsReference {
+    pub rows: Vec<RowId>,
+    pub o: Vec<f64>,
+    pub lse: Vec<f64>,
+}
+
+/// The reference of `rows` only, at a cost proportional to their number: how
+/// large problems (where the full f64 reference would take minutes) are
+/// verified. Rows of one (batch, head) share one load of its keys and values.
+pub fn attention_rows(
+    p: &Problem,
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    rows: &[RowId],
+) -> RowsReference {
+    let d = p.head_dim as usize;
+    let mut rows = rows.to_vec();
+    rows.sort();
+    rows.dedup();
+    let mut o = vec![0f64; rows.len() * d];
+    let mut lse = vec![f64::NEG_INFINITY; rows.len()];
+    let mut start = 0;
+    while start < rows.len() {
+        let (b, h) = (rows[start].b, rows[start].h);
+        let end = start + rows[start..].partition_point(|r| (r.b, r.h) == (b, h));
+        let kv = HeadKv::load(p, k, v, b, h);
+        for (n, r) in rows.iter().enumerate().take(end).skip(start) {
+            lse[n] = kv.row(
+                p,
+                &tensor_row(q, b, r.i, h),
+                r.i,
+                &mut o[n * d..(n + 1) * d],
+            );
+        }
+        start = end;
+    }
+    RowsReference { rows, o, lse }
 }
 
 /// Dot product with four independent f64 partial sums: the compiler may not
@@ -145,49 +218,161 @@ impl Comparison {
 /// Compare kernel outputs (O as a tensor in any layout, LSE dense f32) with the reference.
 pub fn compare(p: &Problem, reference: &Reference, o: &Tensor, lse: &[f32]) -> Comparison {
     let d = p.head_dim as usize;
-    let (mut num, mut den, mut finite) = (0f64, 0f64, true);
+    let mut acc = ErrorSums::default();
     for b in 0..p.batch {
         for i in 0..p.seqlen_q {
             for h in 0..p.heads_q {
                 let r = ((b as usize * p.seqlen_q as usize + i as usize) * p.heads_q as usize
                     + h as usize)
                     * d;
-                for c in 0..d {
-                    let x = o.get(b, i, h, c as u32) as f64;
-                    finite &= x.is_finite();
-                    let e = x - reference.o[r + c];
-                    num += e * e;
-                    den += reference.o[r + c] * reference.o[r + c];
-                }
+                acc.add_o_row(o, RowId { b, h, i }, &reference.o[r..r + d]);
             }
         }
     }
-    let rel_l2 = if !finite {
-        f64::NAN
-    } else if den > 0.0 {
-        (num / den).sqrt()
-    } else {
-        num.sqrt()
-    };
-    let mut lse_max_abs = 0f64;
     for (&got, &want) in lse.iter().zip(&reference.lse) {
-        let got = got as f64;
-        if want.is_finite() {
-            let e = (got - want).abs();
-            lse_max_abs = if e.is_nan() {
-                f64::NAN
-            } else {
-                lse_max_abs.max(e)
-            };
-        } else if got != f64::NEG_INFINITY {
-            lse_max_abs = f64::NAN;
-        }
-        if lse_max_abs.is_nan() {
-            break;
+        acc.add_lse(got, want);
+    }
+    acc.comparison()
+}
+
+/// Compare the selected rows of kernel outputs with [`attention_rows`]' reference.
+pub fn compare_rows(p: &Problem, reference: &RowsReference, o: &Tensor, lse: &[f32]) -> Comparison {
+    let d = p.head_dim as usize;
+    let mut acc = ErrorSums::default();
+    for (n, &r) in reference.rows.iter().enumerate() {
+        acc.add_o_row(o, r, &reference.o[n * d..(n + 1) * d]);
+        let at =
+            (r.b as usize * p.heads_q as usize + r.h as usize) * p.seqlen_q as usize + r.i as usize;
+        acc.add_lse(lse.get(at).copied().unwrap_or(f32::NAN), reference.lse[n]);
+    }
+    acc.comparison()
+}
+
+/// Running sums of a comparison.
+struct ErrorSums {
+    num: f64,
+    den: f64,
+    finite: bool,
+    lse_max_abs: f64,
+}
+
+impl Default for ErrorSums {
+    fn default() -> Self {
+        ErrorSums {
+            num: 0.0,
+            den: 0.0,
+            finite: true,
+            lse_max_abs: 0.0,
         }
     }
-    Comparison {
-        rel_l2,
-        lse_max_abs,
+}
+
+impl ErrorSums {
+    fn add_o_row(&mut self, o: &Tensor, r: RowId, want: &[f64]) {
+        for (c, &w) in want.iter().enumerate() {
+            let x = o.get(r.b, r.i, r.h, c as u32) as f64;
+            self.finite &= x.is_finite();
+            self.num += (x - w) * (x - w);
+            self.den += w * w;
+        }
+    }
+
+    /// A row's LSE: a finite reference must be matched; a row that sees no key
+    /// must give exactly −∞. Any NaN poisons the maximum for good.
+    fn add_lse(&mut self, got: f32, want: f64) {
+        let got = got as f64;
+        let e = if want.is_finite() {
+            (got - want).abs()
+        } else if got == f64::NEG_INFINITY {
+            0.0
+        } else {
+            f64::NAN
+        };
+        self.lse_max_abs = if e.is_nan() || self.lse_max_abs.is_nan() {
+            f64::NAN
+        } else {
+            self.lse_max_abs.max(e)
+        };
+    }
+
+    fn comparison(&self) -> Comparison {
+        let rel_l2 = if !self.finite {
+            f64::NAN
+        } else if self.den > 0.0 {
+            (self.num / self.den).sqrt()
+        } else {
+            self.num.sqrt()
+        };
+        Comparison {
+            rel_l2,
+            lse_max_abs: self.lse_max_abs,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tensor::Layout;
+    use rand::SeedableRng;
+    use tileattn_kernels::DType;
+
+    fn inputs(p: &Problem) -> [Tensor; 3] {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        let q = [p.batch, p.seqlen_q, p.heads_q, p.head_dim];
+        let kv = [p.batch, p.seqlen_k, p.heads_kv, p.head_dim];
+        [
+            Tensor::random(p.dtype, q, Layout::Bhsd, &mut rng),
+            Tensor::random(p.dtype, kv, Layout::Bshd, &mut rng),
+            Tensor::random(p.dtype, kv, Layout::Bshd, &mut rng),
+        ]
+    }
+
+    /// Rows of the full reference, as a kernel output tensor and LSE.
+    fn as_outputs(p: &Problem, r: &Reference) -> (Tensor, Vec<f32>) {
+        let shape = [p.batch, p.seqlen_q, p.heads_q, p.head_dim];
+        let mut o = Tensor::poisoned(p.dtype, shape, Layout::Bshd);
+        for (x, &v) in o.data.iter_mut().zip(&r.o) {
+            *x = crate::tensor::to_bits(p.dtype, v as f32);
+        }
+        (o, r.lse.iter().map(|&x| x as f32).collect())
+    }
+
+    #[test]
+    fn sampled_rows_match_the_full_reference_and_catch_a_wrong_row() {
+        // Causal with Sq > Sk: the first rows see no key (O = 0, LSE = −∞).
+        let p = Problem::new(2, 4, 2, 40, 25, 64, DType::F16, true);
+        let [q, k, v] = inputs(&p);
+        let full = attention(&p, &q, &k, &v);
+        let rows: Vec<RowId> = [(0, 0, 0), (1, 3, 39), (0, 2, 15), (1, 1, 16), (1, 3, 39)]
+            .iter()
+            .map(|&(b, h, i)| RowId { b, h, i })
+            .collect();
+        let sampled = attention_rows(&p, &q, &k, &v, &rows);
+        assert_eq!(sampled.rows.len(), 4, "duplicates are dropped");
+        let d = p.head_dim as usize;
+        for (n, r) in sampled.rows.iter().enumerate() {
+            let at = ((r.b * p.seqlen_q + r.i) * p.heads_q + r.h) as usize;
+            assert_eq!(
+                &sampled.o[n * d..(n + 1) * d],
+                &full.o[at * d..(at + 1) * d]
+            );
+            let l = ((r.b * p.heads_q + r.h) * p.seqlen_q + r.i) as usize;
+            assert!(
+                sampled.lse[n] == full.lse[l]
+                    || (sampled.lse[n].is_infinite() && full.lse[l].is_infinite())
+            );
+        }
+        let (mut o, lse) = as_outputs(&p, &full);
+        assert!(compare_rows(&p, &sampled, &o, &lse).passes(p.dtype));
+        // Break one element of one sampled row: the comparison must fail.
+        let r = sampled.rows[3];
+        let at = o.offset(r.b, r.i, r.h);
+        o.data[at] = crate::tensor::to_bits(p.dtype, 5.0);
+        assert!(!compare_rows(&p, &sampled, &o, &lse).passes(p.dtype));
+        // A NaN LSE on a sampled row never passes.
+        let (o, mut lse) = as_outputs(&p, &full);
+        lse[((r.b * p.heads_q + r.h) * p.seqlen_q + r.i) as usize] = f32::NAN;
+        assert!(!compare_rows(&p, &sampled, &o, &lse).passes(p.dtype));
     }
 }

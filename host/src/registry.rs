@@ -28,11 +28,24 @@ pub struct PtxModule {
     pub ptx: &'static str,
 }
 
+/// Entry names of the device-measuring kernels (`tileattn_kernels::probes`),
+/// present in every PTX module.
+#[derive(Debug)]
+pub struct Probes {
+    /// `clock_probe(out, slot, spin_ns)`.
+    pub clock: &'static str,
+    /// `copy(src, dst, n)`.
+    pub copy: &'static str,
+    /// `mma_bf16_loop(out, iters)`.
+    pub mma_bf16: &'static str,
+}
+
 /// All variants and modules of one build.
 #[derive(Debug, Clone, Copy)]
 pub struct Registry {
     pub variants: &'static [Variant],
     pub modules: &'static [PtxModule],
+    pub probes: &'static Probes,
 }
 
 impl Variant {

@@ -150,3 +150,37 @@ pub struct Measurement {
     pub clock: Option<ClockCheck>,
     pub correctness: Option<Correctness>,
 }
+
+impl Environment {
+    /// The environment of a run on `dev` by the tileattn build `commit`.
+    pub fn of(
+        dev: &crate::device::Device,
+        commit: &str,
+        ceilings: Option<Ceilings>,
+    ) -> Environment {
+        let i = &dev.info;
+        Environment {
+            gpu_name: i.name.clone(),
+            compute_capability: format!("{}.{}", i.compute_capability.0, i.compute_capability.1),
+            driver_version: i.driver_version_string(),
+            sm_count: i.sm_count,
+            l2_bytes: i.l2_bytes,
+            sm_clock_mhz: i.sm_clock_mhz,
+            mem_clock_mhz: i.mem_clock_mhz,
+            mem_bus_bits: i.mem_bus_bits,
+            tileattn_commit: commit.into(),
+            kernel_build: dev.registry().build_hash(),
+            torch_version: None,
+            ceilings,
+        }
+    }
+}
+
+impl RunFile {
+    /// Write the run as pretty JSON, atomically.
+    pub fn save(&self, path: &std::path::Path) -> crate::Result<()> {
+        let text = serde_json::to_string_pretty(self)
+            .map_err(|e| crate::Error::format(path, format!("serializing the run: {e}")))?;
+        crate::fsutil::write_atomic(path, text.as_bytes())
+    }
+}

@@ -131,7 +131,7 @@ fn check_samples(what: &str, samples: &[f64], min: usize) -> Result<u32> {
 }
 
 /// The sample median (the mean of the two middle values for even n), as statrs computes it.
-fn median(samples: &[f64]) -> f64 {
+pub fn median(samples: &[f64]) -> f64 {
     Data::new(samples.to_vec()).median()
 }
 
@@ -241,7 +241,7 @@ pub fn bootstrap_median_ci(samples: &[f64], boot: &Bootstrap) -> Result<(f64, f6
 }
 
 /// median(a)/median(b) and its bootstrap CI.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RatioCi {
     pub ratio: f64,
     pub lo: f64,

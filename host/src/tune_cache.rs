@@ -522,6 +522,7 @@ mod tests {
     use tileattn_kernels::{Arch, AttnParams, DType, Family, TileConfig};
 
     use super::*;
+    use crate::registry::Probes;
 
     unsafe fn no_kernel(_: &AttnParams) {}
 
@@ -553,6 +554,11 @@ mod tests {
         Registry {
             variants: &VARIANTS,
             modules: &[],
+            probes: &Probes {
+                clock: "clock",
+                copy: "copy",
+                mma_bf16: "mma",
+            },
         }
     }
 

@@ -27,6 +27,7 @@ pub mod element;
 pub mod mask;
 pub mod params;
 pub mod prims;
+pub mod probes;
 pub mod tile;
 pub mod v0;
 pub mod v1;

@@ -191,6 +191,25 @@ pub unsafe fn cp_async_16(dst: *mut u8, src: *const u8, src_bytes: u32) {
     // SAFETY: forwarded to the caller.
     unsafe { backend::cp_async_16(dst, src, src_bytes) }
 }
+/// `ld.global.v4.u32`: 16 bytes in one access.
+///
+/// # Safety
+/// `src`: 16 readable, 16-byte aligned bytes of global memory.
+#[inline(always)]
+pub unsafe fn load_global_16(src: *const [u32; 4]) -> [u32; 4] {
+    // SAFETY: forwarded to the caller.
+    unsafe { backend::load_global_16(src) }
+}
+/// `st.global.v4.u32`: 16 bytes in one access.
+///
+/// # Safety
+/// `dst`: 16 writable, 16-byte aligned bytes of global memory.
+#[inline(always)]
+pub unsafe fn store_global_16(dst: *mut [u32; 4], v: [u32; 4]) {
+    // SAFETY: forwarded to the caller.
+    unsafe { backend::store_global_16(dst, v) }
+}
+
 /// `cp.async.commit_group`.
 #[inline(always)]
 pub fn cp_async_commit() {

@@ -6,6 +6,12 @@ use serde::Serialize;
 
 #[derive(clap::Args)]
 pub struct Args {
+    /// Also measure copy bandwidth and bf16 mma.sync throughput with tileattn's
+    /// own kernels (the ceilings every report's percentages refer to).
+    #[arg(long)]
+    ceilings: bool,
+    #[command(flatten)]
+    timing: super::measure_args::TimingArgs,
     /// Machine-readable output.
     #[arg(long)]
     json: bool,
@@ -25,6 +31,8 @@ struct Info {
     total_mem_bytes: u64,
     driver: String,
     tileattn_commit: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ceilings: Option<tileattn::host::ceilings::CeilingDetail>,
 }
 
 pub fn run(args: Args) -> tileattn::host::Result<ExitCode> {
@@ -43,7 +51,14 @@ pub fn run(args: Args) -> tileattn::host::Result<ExitCode> {
         total_mem_bytes: i.total_mem_bytes,
         driver: i.driver_version_string(),
         tileattn_commit: tileattn::COMMIT,
+        ceilings: None,
     };
+    let mut info = info;
+    if args.ceilings {
+        let mut timer = tileattn::host::timing::Timer::new(&dev)?;
+        let (_, detail) = tileattn::host::ceilings::measure(&mut timer, &args.timing.config()?)?;
+        info.ceilings = Some(detail);
+    }
     if args.json {
         super::print_json(&info)?;
         return Ok(ExitCode::SUCCESS);
@@ -74,5 +89,16 @@ pub fn run(args: Args) -> tileattn::host::Result<ExitCode> {
     );
     println!("CUDA driver         {}", info.driver);
     println!("tileattn            {}", info.tileattn_commit);
+    if let Some(c) = &info.ceilings {
+        for (what, r, unit) in [
+            ("copy", &c.copy, "GB/s"),
+            ("bf16 mma.sync", &c.mma, "TFLOP/s"),
+        ] {
+            println!(
+                "ceiling: {what:<14} {:>8.1} {unit:<8} (median {:.4} ms over {} samples, SM clock {:.0} MHz, {} low-clock samples)",
+                r.value, r.median_ms, r.samples, r.median_clock_mhz, r.low_clock_samples
+            );
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -4,7 +4,11 @@
 
 mod check;
 mod info;
+mod measure_args;
+mod report;
 mod run;
+mod time;
+mod tune;
 mod variants;
 
 use std::process::ExitCode;
@@ -34,6 +38,10 @@ enum Command {
     Check(check::Args),
     /// Run attention on tensors from .npy files and write O (and LSE) as .npy.
     Run(run::Args),
+    /// Verify one variant on one shape, then time it with full statistics.
+    Time(time::Args),
+    /// Verify, time and rank every valid variant for a shape or suite; cache the winners.
+    Tune(tune::Args),
 }
 
 pub fn run(cli: Cli) -> tileattn::host::Result<ExitCode> {
@@ -42,6 +50,8 @@ pub fn run(cli: Cli) -> tileattn::host::Result<ExitCode> {
         Command::Info(a) => info::run(a),
         Command::Check(a) => check::run(a),
         Command::Run(a) => run::run(a),
+        Command::Time(a) => time::run(a),
+        Command::Tune(a) => tune::run(a),
     }
 }
 
@@ -81,4 +91,60 @@ pub fn parse_family(name: &str) -> tileattn::host::Result<tileattn::kernels::Fam
                 known.join(", ")
             ))
         })
+}
+
+/// Where the tuning cache lives unless `--cache` says otherwise.
+pub fn default_tune_cache() -> std::path::PathBuf {
+    if let Some(p) = std::env::var_os("TILEATTN_TUNE_CACHE") {
+        return p.into();
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(|| ".".into());
+    base.join("tileattn").join("tune.json")
+}
+
+/// The variant a command runs `p` with: `--variant` if given (it must compute
+/// `p`); else the tuning cache's winner for this GPU and build; else the
+/// documented default heuristic. Says on stderr which rule chose it.
+pub fn pick_variant(
+    device: Option<&tileattn::host::device::Device>,
+    p: &tileattn::host::problem::Problem,
+    explicit: Option<&str>,
+) -> tileattn::host::Result<&'static tileattn::host::registry::Variant> {
+    use tileattn::host::tune_cache::{BuildIdentity, Choice, TuneCache, choose_variant};
+    let reg = tileattn::registry();
+    if let Some(name) = explicit {
+        let v = reg.find(name).ok_or_else(|| {
+            Error::Invalid(format!("no variant `{name}` (see `tileattn variants`)"))
+        })?;
+        if !v.serves(p) {
+            return Err(Error::Invalid(format!("{name} does not compute {p}")));
+        }
+        return Ok(v);
+    }
+    let cache = match device {
+        Some(d) => {
+            let path = default_tune_cache();
+            let (cache, notices) = TuneCache::load(path, BuildIdentity::of(&d.info, &reg))?;
+            for n in notices {
+                eprintln!("tileattn: {n}");
+            }
+            Some(cache)
+        }
+        None => None,
+    };
+    let sm_count = device.map_or(1, |d| d.info.sm_count);
+    let (v, how) = choose_variant(&reg, cache.as_ref(), p, sm_count)
+        .ok_or_else(|| Error::Invalid(format!("no variant of this build computes {p}")))?;
+    eprintln!(
+        "tileattn: {} ({})",
+        v.name,
+        match how {
+            Choice::Tuned => "tuning cache",
+            Choice::Heuristic => "default heuristic: not tuned for this shape",
+        }
+    );
+    Ok(v)
 }

@@ -108,21 +108,12 @@ pub fn run(args: Args) -> tileattn::host::Result<ExitCode> {
         to_tensor(dtype, vs, &va),
     );
 
-    let reg = tileattn::registry();
     let device = if args.emulate {
         None
     } else {
         Some(super::open_device()?)
     };
-    let sm_count = device.as_ref().map_or(1, |d| d.info.sm_count);
-    let variant = match &args.variant {
-        Some(name) => reg.find(name).ok_or_else(|| {
-            Error::Invalid(format!("no variant `{name}` (see `tileattn variants`)"))
-        })?,
-        None => reg
-            .default_for(&p, sm_count)
-            .ok_or_else(|| Error::Invalid(format!("no variant in this build computes {p}")))?,
-    };
+    let variant = super::pick_variant(device.as_ref(), &p, args.variant.as_deref())?;
     let (o, lse) = match &device {
         Some(d) => Device::run(d, variant, &p, &q, &k, &v)?,
         None => emulate::run(variant, &p, &q, &k, &v, Layout::Bshd)?,

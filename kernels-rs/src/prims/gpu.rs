@@ -246,3 +246,27 @@ pub(crate) fn global_timer() -> u64 {
     unsafe { asm!("mov.u64 {t}, %globaltimer;", t = out(reg64) t, options(nomem, nostack)) };
     t
 }
+
+/// `ld.global.v4.u32`: one 16-byte load.
+#[inline(always)]
+pub(crate) unsafe fn load_global_16(src: *const [u32; 4]) -> [u32; 4] {
+    let (a, b, c, d): (u32, u32, u32, u32);
+    // SAFETY: the caller guarantees 16 readable, 16-byte aligned global bytes.
+    unsafe {
+        asm!("ld.global.v4.u32 {{{a}, {b}, {c}, {d}}}, [{p}];",
+            a = out(reg32) a, b = out(reg32) b, c = out(reg32) c, d = out(reg32) d,
+            p = in(reg64) src as u64, options(readonly, nostack))
+    };
+    [a, b, c, d]
+}
+/// `st.global.v4.u32`: one 16-byte store.
+#[inline(always)]
+pub(crate) unsafe fn store_global_16(dst: *mut [u32; 4], v: [u32; 4]) {
+    // SAFETY: the caller guarantees 16 writable, 16-byte aligned global bytes.
+    unsafe {
+        asm!("st.global.v4.u32 [{p}], {{{a}, {b}, {c}, {d}}};",
+            p = in(reg64) dst as u64,
+            a = in(reg32) v[0], b = in(reg32) v[1], c = in(reg32) v[2], d = in(reg32) v[3],
+            options(nostack))
+    };
+}

@@ -162,3 +162,14 @@ pub(crate) fn cp_async_wait(n: usize) {
         }
     })
 }
+
+/// Emulated `ld.global.v4.u32`.
+pub(crate) unsafe fn load_global_16(src: *const [u32; 4]) -> [u32; 4] {
+    // SAFETY: forwarded from the caller.
+    unsafe { src.read() }
+}
+/// Emulated `st.global.v4.u32`.
+pub(crate) unsafe fn store_global_16(dst: *mut [u32; 4], v: [u32; 4]) {
+    // SAFETY: forwarded from the caller.
+    unsafe { dst.write(v) }
+}

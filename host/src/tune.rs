@@ -1,0 +1,291 @@
+//! The autotuner: for one problem, every valid variant of every family is
+//! verified against the f64 reference (a wrong one is excluded and reported,
+//! never ranked), then timed by the protocol of [`crate::timing`], and ranked.
+//!
+//! Strategies:
+//! - `exhaustive` (default): every verified candidate timed with the full stop
+//!   rule;
+//! - `halving` (successive halving): every candidate gets a cheap measurement
+//!   (few samples, loose CI); the faster half survives to a round with twice
+//!   the samples and half the CI width, and so on until one or two remain,
+//!   which get the full rule. Candidates eliminated early keep their cheap
+//!   measurement in the ranking (with its wider CI).
+//!
+//! The winner is *distinguishable* from the runner-up when the bootstrap CI of
+//! median(runner-up)/median(winner) lies entirely above 1.
+
+use std::time::{Duration, Instant};
+
+use tileattn_kernels::Family;
+
+use crate::problem::Problem;
+use crate::registry::{Registry, Variant};
+use crate::runfile::{Correctness, Measurement, StopReason};
+use crate::stats::{StopRule, bootstrap_ratio_ci};
+use crate::timing::{Timer, TimingConfig};
+use crate::tune_cache::{Bucket, Entry, RunnerUp, Strategy, Winner, rfc3339_utc};
+use crate::workload::{Workload, verify_and_time};
+use crate::{Error, Result};
+
+/// How to tune.
+#[derive(Clone, Debug)]
+pub struct TuneConfig {
+    pub strategy: Strategy,
+    /// Wall time for the whole search (verification included); candidates not
+    /// reached are reported as skipped.
+    pub budget: Option<Duration>,
+    pub timing: TimingConfig,
+    /// Only this family (default: all).
+    pub family: Option<Family>,
+    pub seed: u64,
+}
+
+/// What happened to one candidate.
+#[derive(Clone, Debug, serde::Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Verified and timed.
+    Timed {
+        measurement: Box<Measurement>,
+        rounds: u32,
+    },
+    /// Its output did not match the reference: excluded.
+    Wrong { correctness: Correctness },
+    /// It could not run (launch error, too much shared memory...).
+    Failed { error: String },
+    /// The budget ran out before it was reached.
+    Skipped,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Candidate {
+    pub variant: &'static str,
+    pub outcome: Outcome,
+}
+
+/// The result of tuning one problem.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Tuned {
+    pub problem: crate::runfile::ProblemKey,
+    pub strategy: Strategy,
+    /// Timed candidates fastest first, then the excluded ones.
+    pub candidates: Vec<Candidate>,
+    /// CI of median(runner-up)/median(winner), when there is a runner-up.
+    pub margin: Option<crate::stats::RatioCi>,
+    pub distinguishable: bool,
+    pub elapsed_s: f64,
+    pub verified_rows: usize,
+}
+
+impl Tuned {
+    pub fn timed(&self) -> impl Iterator<Item = (&'static str, &Measurement)> {
+        self.candidates.iter().filter_map(|c| match &c.outcome {
+            Outcome::Timed { measurement, .. } => Some((c.variant, measurement.as_ref())),
+            _ => None,
+        })
+    }
+
+    pub fn winner(&self) -> Option<(&'static str, &Measurement)> {
+        self.timed().next()
+    }
+
+    /// The tuning-cache entry of this result (None if nothing was timed).
+    pub fn cache_entry(&self, p: &Problem) -> Option<Entry> {
+        let mut timed = self.timed();
+        let (name, m) = timed.next()?;
+        let runner_up = timed.next().map(|(r, rm)| RunnerUp {
+            variant: r.into(),
+            median_ms: rm.summary.median_ms,
+            distinguishable: self.distinguishable,
+        });
+        Some(Entry {
+            bucket: Bucket::of(p),
+            winner: Winner {
+                variant: name.into(),
+                median_ms: m.summary.median_ms,
+                ci_low_ms: m.summary.ci_low_ms,
+                ci_high_ms: m.summary.ci_high_ms,
+            },
+            runner_up,
+            strategy: self.strategy,
+            tuned_on: p.key(),
+            tuned_utc: rfc3339_utc(std::time::SystemTime::now()),
+        })
+    }
+}
+
+/// Tune `p` over the registry's candidates. `progress(done, total, variant)` is
+/// called as candidates finish (for a progress bar).
+pub fn tune(
+    timer: &mut Timer,
+    registry: &Registry,
+    p: &Problem,
+    cfg: &TuneConfig,
+    progress: &dyn Fn(usize, usize, &str),
+) -> Result<Tuned> {
+    let start = Instant::now();
+    let candidates: Vec<&'static Variant> = registry.candidates(p, cfg.family).collect();
+    if candidates.is_empty() {
+        return Err(Error::Invalid(format!(
+            "no variant of this build computes {p} (see `tileattn variants`)"
+        )));
+    }
+    let dev = timer.device();
+    let sets = Workload::sets_for(dev, p, cfg.timing.mode);
+    let mut w = Workload::new(dev, p, sets, cfg.seed)?;
+    let out_of_time = || cfg.budget.is_some_and(|b| start.elapsed() >= b);
+
+    let mut outcomes: Vec<Candidate> = Vec::new();
+    let rounds = match cfg.strategy {
+        Strategy::Exhaustive => vec![cfg.timing.rule],
+        Strategy::Halving => halving_rounds(&cfg.timing.rule, candidates.len()),
+    };
+    let mut alive: Vec<&'static Variant> = candidates.clone();
+    let total = candidates.len();
+    for (r, rule) in rounds.iter().enumerate() {
+        let timing = TimingConfig {
+            rule: *rule,
+            ..cfg.timing.clone()
+        };
+        let mut round: Vec<(&'static Variant, Measurement)> = Vec::new();
+        for v in &alive {
+            if out_of_time() {
+                outcomes.retain(|c| c.variant != v.name);
+                outcomes.push(Candidate {
+                    variant: v.name,
+                    outcome: Outcome::Skipped,
+                });
+                continue;
+            }
+            let outcome = match verify_and_time(timer, &mut w, v, &timing) {
+                Ok(Ok(m)) => {
+                    round.push((v, m.clone()));
+                    Outcome::Timed {
+                        measurement: Box::new(m),
+                        rounds: r as u32 + 1,
+                    }
+                }
+                Ok(Err(correctness)) => Outcome::Wrong { correctness },
+                Err(e @ (Error::Cuda { .. } | Error::Invalid(_))) => Outcome::Failed {
+                    error: e.to_string(),
+                },
+                Err(e) => return Err(e),
+            };
+            outcomes.retain(|c| c.variant != v.name);
+            outcomes.push(Candidate {
+                variant: v.name,
+                outcome,
+            });
+            if r == 0 {
+                progress(outcomes.len(), total, v.name);
+            }
+        }
+        round.sort_by(|a, b| a.1.summary.median_ms.total_cmp(&b.1.summary.median_ms));
+        let keep = if r + 1 < rounds.len() {
+            round.len().div_ceil(2).max(2)
+        } else {
+            round.len()
+        };
+        alive = round.iter().take(keep).map(|(v, _)| *v).collect();
+        if alive.len() <= 1 {
+            break;
+        }
+    }
+    rank(&mut outcomes);
+    let (margin, distinguishable) = margin(&outcomes, &cfg.timing.rule)?;
+    Ok(Tuned {
+        problem: p.key(),
+        strategy: cfg.strategy,
+        candidates: outcomes,
+        margin,
+        distinguishable,
+        elapsed_s: start.elapsed().as_secs_f64(),
+        verified_rows: w.check_rows(),
+    })
+}
+
+/// The stop rules of successive halving for `n` candidates: the last round is
+/// the full rule; each earlier round has half the samples and twice the CI
+/// width of the next, down to a floor of a few samples.
+fn halving_rounds(full: &StopRule, n: usize) -> Vec<StopRule> {
+    let rounds = (n.max(2) as f64).log2().ceil() as usize;
+    (0..rounds)
+        .rev()
+        .map(|k| {
+            let f = 1usize << k;
+            StopRule {
+                rel_half_width: full.rel_half_width * f as f64,
+                min_samples: (full.min_samples / f).max(5),
+                max_samples: (full.max_samples / f).max(10),
+                budget: full.budget / f as u32,
+                ..*full
+            }
+        })
+        .collect()
+}
+
+/// Timed candidates fastest first, then wrong, failed and skipped ones.
+fn rank(c: &mut [Candidate]) {
+    let key = |c: &Candidate| match &c.outcome {
+        Outcome::Timed {
+            measurement,
+            rounds,
+        } => (0, u32::MAX - rounds, measurement.summary.median_ms),
+        Outcome::Wrong { .. } => (1, 0, 0.0),
+        Outcome::Failed { .. } => (2, 0, 0.0),
+        Outcome::Skipped => (3, 0, 0.0),
+    };
+    c.sort_by(|a, b| {
+        let (ka, kb) = (key(a), key(b));
+        (ka.0, ka.1).cmp(&(kb.0, kb.1)).then(ka.2.total_cmp(&kb.2))
+    });
+}
+
+/// CI of median(runner-up)/median(winner), and whether it lies above 1.
+fn margin(c: &[Candidate], rule: &StopRule) -> Result<(Option<crate::stats::RatioCi>, bool)> {
+    let timed: Vec<&Measurement> = c
+        .iter()
+        .filter_map(|c| match &c.outcome {
+            Outcome::Timed { measurement, .. } => Some(measurement.as_ref()),
+            _ => None,
+        })
+        .take(2)
+        .collect();
+    match timed.as_slice() {
+        [w, r] => {
+            let ci = bootstrap_ratio_ci(&r.samples_ms, &w.samples_ms, &rule.bootstrap)?;
+            Ok((Some(ci), ci.lo > 1.0))
+        }
+        _ => Ok((None, false)),
+    }
+}
+
+/// Why sampling stopped, for tables.
+pub fn stop_label(s: StopReason) -> &'static str {
+    match s {
+        StopReason::Converged => "converged",
+        StopReason::Budget => "budget",
+        StopReason::MaxSamples => "max samples",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn halving_rounds_end_with_the_full_rule_and_loosen_backwards() {
+        let full = StopRule::default();
+        let r = halving_rounds(&full, 8);
+        assert_eq!(r.len(), 3);
+        assert_eq!(r[2], full);
+        assert_eq!(r[1].rel_half_width, 2.0 * full.rel_half_width);
+        assert_eq!(r[0].rel_half_width, 4.0 * full.rel_half_width);
+        assert!(r[0].max_samples < r[1].max_samples && r[1].max_samples < r[2].max_samples);
+        assert!(
+            r.iter()
+                .all(|x| x.min_samples >= 5 && x.min_samples <= x.max_samples)
+        );
+        assert_eq!(halving_rounds(&full, 1).len(), 1);
+    }
+}

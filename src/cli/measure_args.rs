@@ -1,0 +1,89 @@
+//! Options shared by the commands that measure: the problem and the timing protocol.
+
+use std::time::Duration;
+
+use tileattn::host::problem::Problem;
+use tileattn::host::runfile::CacheMode;
+use tileattn::host::stats::StopRule;
+use tileattn::host::timing::TimingConfig;
+use tileattn::host::{Error, Result};
+use tileattn::kernels::DType;
+
+#[derive(clap::Args, Clone)]
+pub struct ProblemArgs {
+    /// `B,Hq,S,D`, `B,Hq,Hkv,S,D` or `B,Hq,Hkv,Sq,Sk,D`.
+    #[arg(long)]
+    pub shape: Option<String>,
+    /// Bottom-right aligned causal mask.
+    #[arg(long)]
+    pub causal: bool,
+    /// f16 or bf16.
+    #[arg(long, default_value = "bf16")]
+    pub dtype: String,
+}
+
+impl ProblemArgs {
+    pub fn problem(&self) -> Result<Problem> {
+        let shape = self
+            .shape
+            .as_deref()
+            .ok_or_else(|| Error::Invalid("--shape is required".into()))?;
+        Problem::parse_shape(shape, parse_dtype(&self.dtype)?, self.causal)
+    }
+}
+
+pub fn parse_dtype(s: &str) -> Result<DType> {
+    DType::parse(s).ok_or_else(|| Error::Invalid(format!("dtype `{s}`: expected f16 or bf16")))
+}
+
+#[derive(clap::Args, Clone)]
+pub struct TimingArgs {
+    /// Keep L2 warm between samples (default: flush L2 before every sample).
+    #[arg(long)]
+    pub hot: bool,
+    /// Stop when the 95% CI of the median is within ± this fraction of it.
+    #[arg(long, default_value_t = 0.01)]
+    pub rel_ci: f64,
+    #[arg(long, default_value_t = 10)]
+    pub min_samples: usize,
+    #[arg(long, default_value_t = 2000)]
+    pub max_samples: usize,
+    /// Sampling time limit per measurement, seconds.
+    #[arg(long, default_value_t = 2.0)]
+    pub sample_budget: f64,
+    /// Warm-up before the first sample, milliseconds.
+    #[arg(long, default_value_t = 100)]
+    pub warmup_ms: u64,
+}
+
+impl TimingArgs {
+    pub fn config(&self) -> Result<TimingConfig> {
+        let budget = seconds("--sample-budget", self.sample_budget)?;
+        Ok(TimingConfig {
+            mode: if self.hot {
+                CacheMode::Hot
+            } else {
+                CacheMode::Cold
+            },
+            rule: StopRule {
+                rel_half_width: self.rel_ci,
+                min_samples: self.min_samples,
+                max_samples: self.max_samples,
+                budget,
+                ..StopRule::default()
+            },
+            warmup: Duration::from_millis(self.warmup_ms),
+        })
+    }
+}
+
+/// A positive, finite number of seconds.
+pub fn seconds(flag: &str, s: f64) -> Result<Duration> {
+    if s.is_finite() && s > 0.0 {
+        Ok(Duration::from_secs_f64(s))
+    } else {
+        Err(Error::Invalid(format!(
+            "{flag} must be a positive number of seconds, got {s}"
+        )))
+    }
+}

@@ -1,0 +1,89 @@
+//! `tileattn time`: one variant on one shape, verified, then measured with the
+//! full statistics of the timing protocol.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use tileattn::host::Result;
+use tileattn::host::ceilings;
+use tileattn::host::registry::Variant;
+use tileattn::host::runfile::{Ceilings, Environment, Measurement, RUN_SCHEMA_VERSION, RunFile};
+use tileattn::host::timing::Timer;
+use tileattn::host::tune_cache::rfc3339_utc;
+use tileattn::host::workload::{Workload, verify_and_time};
+
+use super::measure_args::{ProblemArgs, TimingArgs};
+use super::report::{measurement_table, print_ceilings};
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    problem: ProblemArgs,
+    /// The variant to time (default: the documented heuristic's choice).
+    #[arg(long)]
+    variant: Option<String>,
+    #[command(flatten)]
+    timing: TimingArgs,
+    /// Also measure this device's ceilings and report percentages of them.
+    #[arg(long)]
+    ceilings: bool,
+    /// Seed of the random inputs.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Write the run (environment, summary, every sample) as JSON here.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Print the measurement as JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    let p = args.problem.problem()?;
+    let cfg = args.timing.config()?;
+    let dev = super::open_device()?;
+    let v: &'static Variant = super::pick_variant(Some(&dev), &p, args.variant.as_deref())?;
+    let mut timer = Timer::new(&dev)?;
+    let ceilings: Option<Ceilings> = if args.ceilings {
+        let (c, detail) = ceilings::measure(&mut timer, &cfg)?;
+        if !args.json {
+            print_ceilings(&c, &detail);
+        }
+        Some(c)
+    } else {
+        None
+    };
+    let sets = Workload::sets_for(&dev, &p, cfg.mode);
+    let mut w = Workload::new(&dev, &p, sets, args.seed)?;
+    let m: Measurement = match verify_and_time(&mut timer, &mut w, v, &cfg)? {
+        Ok(m) => m,
+        Err(c) => {
+            eprintln!(
+                "tileattn: {} is wrong on {p}: rel L2 {:.3e} > {:.0e} on {} reference rows; not timed",
+                v.name,
+                c.rel_l2_err,
+                c.tolerance,
+                w.check_rows()
+            );
+            return Ok(ExitCode::from(super::EXIT_FAILED));
+        }
+    };
+    if args.json {
+        super::print_json(&m)?;
+    } else {
+        println!("{p}, {} input set(s), {:?} L2", w.input_sets(), m.mode);
+        print!("{}", measurement_table(&[&m], ceilings.as_ref()));
+    }
+    if let Some(path) = &args.out {
+        let run = RunFile {
+            schema_version: RUN_SCHEMA_VERSION,
+            suite: "adhoc".into(),
+            created_utc: rfc3339_utc(std::time::SystemTime::now()),
+            env: Environment::of(&dev, tileattn::COMMIT, ceilings),
+            measurements: vec![m],
+        };
+        run.save(path)?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}

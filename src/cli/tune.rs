@@ -1,0 +1,162 @@
+//! `tileattn tune`: verify, time and rank every valid variant for a shape or a
+//! suite of shapes; record the winners in the tuning cache.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use tileattn::host::problem::Problem;
+use tileattn::host::timing::Timer;
+use tileattn::host::tune::{self, Outcome, TuneConfig, Tuned};
+use tileattn::host::tune_cache::{BuildIdentity, Strategy, TuneCache};
+use tileattn::host::{Error, Result, suites};
+
+use super::measure_args::{ProblemArgs, TimingArgs, seconds};
+use super::report::measurement_table;
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    problem: ProblemArgs,
+    /// Tune every shape of a built-in suite (seed, fa2, cliff, gqa) instead of --shape.
+    #[arg(long, conflicts_with = "shape")]
+    suite: Option<String>,
+    /// exhaustive (every candidate to full precision) or halving (successive halving).
+    #[arg(long, default_value = "exhaustive")]
+    strategy: String,
+    /// Time limit per shape, seconds (candidates not reached are reported as skipped).
+    #[arg(long)]
+    budget: Option<f64>,
+    /// Only this kernel family.
+    #[arg(long)]
+    family: Option<String>,
+    #[command(flatten)]
+    timing: TimingArgs,
+    /// Tuning cache file (default: $TILEATTN_TUNE_CACHE, else ~/.cache/tileattn/tune.json).
+    #[arg(long)]
+    cache: Option<PathBuf>,
+    /// Do not record the winners in the tuning cache.
+    #[arg(long)]
+    no_save: bool,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Print the results as JSON instead of tables.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    let problems: Vec<Problem> = match &args.suite {
+        Some(name) => suites::builtin(name)?,
+        None => vec![args.problem.problem()?],
+    };
+    let strategy = match args.strategy.as_str() {
+        "exhaustive" => Strategy::Exhaustive,
+        "halving" => Strategy::Halving,
+        s => {
+            return Err(Error::Invalid(format!(
+                "strategy `{s}`: expected exhaustive or halving"
+            )));
+        }
+    };
+    let cfg = TuneConfig {
+        strategy,
+        budget: args.budget.map(|b| seconds("--budget", b)).transpose()?,
+        timing: args.timing.config()?,
+        family: args
+            .family
+            .as_deref()
+            .map(super::parse_family)
+            .transpose()?,
+        seed: args.seed,
+    };
+    let dev = super::open_device()?;
+    let reg = tileattn::registry();
+    let mut cache = if args.no_save {
+        None
+    } else {
+        let path = args.cache.clone().unwrap_or_else(super::default_tune_cache);
+        let (cache, notices) = TuneCache::load(path, BuildIdentity::of(&dev.info, &reg))?;
+        for n in notices {
+            eprintln!("tileattn: {n}");
+        }
+        Some(cache)
+    };
+    let mut timer = Timer::new(&dev)?;
+    let mut results: Vec<Tuned> = Vec::new();
+    for (n, p) in problems.iter().enumerate() {
+        let bar = ProgressBar::new(reg.candidates(p, cfg.family).count() as u64);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{prefix} {bar:30} {pos}/{len} candidates {elapsed}  {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar.set_prefix(format!("[{}/{}] {p}", n + 1, problems.len()));
+        let t = tune::tune(&mut timer, &reg, p, &cfg, &|done, _, name| {
+            bar.set_position(done as u64);
+            bar.set_message(name.to_string());
+        })?;
+        bar.finish_and_clear();
+        if let (Some(c), Some(entry)) = (cache.as_mut(), t.cache_entry(p)) {
+            c.record(entry)?;
+        }
+        if !args.json {
+            print_tuned(p, &t);
+        }
+        results.push(t);
+    }
+    if let Some(c) = cache.as_mut() {
+        c.save()?;
+        eprintln!("tuning cache: {}", c.path().display());
+    }
+    if args.json {
+        super::print_json(&results)?;
+    }
+    let nothing_timed = results.iter().any(|t| t.winner().is_none());
+    Ok(if nothing_timed {
+        ExitCode::from(super::EXIT_FAILED)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn print_tuned(p: &Problem, t: &Tuned) {
+    println!(
+        "\n{p}: {} strategy, {:.1} s, each candidate verified on {} reference rows first",
+        match t.strategy {
+            Strategy::Exhaustive => "exhaustive",
+            Strategy::Halving => "halving",
+        },
+        t.elapsed_s,
+        t.verified_rows
+    );
+    let timed: Vec<_> = t.timed().map(|(_, m)| m).collect();
+    print!("{}", measurement_table(&timed, None));
+    for c in &t.candidates {
+        match &c.outcome {
+            Outcome::Timed { .. } => {}
+            Outcome::Wrong { correctness } => println!(
+                "  EXCLUDED {}: wrong output (rel L2 {:.3e} > {:.0e})",
+                c.variant, correctness.rel_l2_err, correctness.tolerance
+            ),
+            Outcome::Failed { error } => println!("  EXCLUDED {}: {error}", c.variant),
+            Outcome::Skipped => println!("  SKIPPED {}: the time budget ran out", c.variant),
+        }
+    }
+    match (&t.margin, t.winner()) {
+        (Some(m), Some((w, _))) => println!(
+            "winner {w}: runner-up/winner = {:.3} (95% CI {:.3}–{:.3}) — {}",
+            m.ratio,
+            m.lo,
+            m.hi,
+            if t.distinguishable {
+                "distinguishable"
+            } else {
+                "NOT distinguishable from the runner-up"
+            }
+        ),
+        (None, Some((w, _))) => println!("winner {w} (the only timed candidate)"),
+        _ => println!("no candidate could be timed"),
+    }
+}
