@@ -17,6 +17,14 @@ fn ptx_feature(arch: Arch) -> &'static str {
     }
 }
 
+/// LLVM's full-unroll budget for the device code. The kernels keep their
+/// fragments in fixed-size arrays indexed by const-generic loops; a loop left
+/// rolled indexes those arrays dynamically, which puts them in local memory
+/// (hundreds of bytes of stack per thread and a many-fold slowdown). The
+/// default budget (a few hundred instructions) is far below one unrolled tile
+/// step, so it is raised here and in the link step's `opt`.
+pub const UNROLL_THRESHOLD: u32 = 20_000;
+
 pub fn compile(
     crate_dir: &Path,
     target_dir: &Path,
@@ -26,7 +34,7 @@ pub fn compile(
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let me = std::env::current_exe().map_err(|e| format!("build script path: {e}"))?;
     let rustflags = format!(
-        "-C target-cpu={} -C target-feature={} -C linker={}",
+        "-C target-cpu={} -C target-feature={} -C linker={} -C llvm-args=-unroll-threshold={UNROLL_THRESHOLD}",
         arch.name(),
         ptx_feature(arch),
         me.display()

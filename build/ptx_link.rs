@@ -99,11 +99,13 @@ pub fn run(args: Vec<String>) -> Result<(), String> {
     }
     let optimized = work.join("opt.bc");
     let api = format!("--internalize-public-api-list={}", exports.join(","));
+    let unroll = format!("-unroll-threshold={}", crate::ptx_build::UNROLL_THRESHOLD);
     tool(
         &bin,
         "opt",
         &[
             api.as_ref(),
+            unroll.as_ref(),
             "-passes=internalize,default<O3>".as_ref(),
             linked.as_os_str(),
             "-o".as_ref(),

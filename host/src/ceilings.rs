@@ -14,9 +14,9 @@ use crate::timing::{Launch, Timed, Timer, TimingConfig};
 
 /// Copy size: far beyond any L2, small against any device memory.
 const COPY_BYTES: usize = 1 << 30;
-/// Rounds of the mma loop per launch: long enough (tens of ms on an H100) that
+/// Rounds of the mma loop per launch: long enough (about a millisecond on an H100) that
 /// launch overhead is noise, short enough to sample many times.
-const MMA_ITERS: u32 = 256;
+const MMA_ITERS: u32 = 4096;
 /// Blocks per SM and warps per block of the mma loop: every SM sub-partition
 /// gets several warps, each with [`MMA_CHAINS`] independent chains.
 const MMA_BLOCKS_PER_SM: u32 = 4;

@@ -306,19 +306,37 @@ impl Device {
     }
 
     /// Poison the outputs of `ops` with NaN, run `variant` on them once, and
-    /// bring O and LSE back: the same buffers can then be timed.
+    /// bring O and LSE back: the same buffers can then be timed. Also returns
+    /// the run's time in ms (CUDA events, no L2 flush: a coarse first look, not
+    /// a measurement).
     pub fn run_on(
         &self,
         variant: &Variant,
         p: &Problem,
         ops: &mut Operands,
-    ) -> Result<(Tensor, Vec<f32>)> {
+    ) -> Result<(Tensor, Vec<f32>, f64)> {
         self.fill_u16(&mut ops.o.buf, p.dtype, f32::NAN)?;
         self.stream
             .memcpy_htod(&vec![f32::NAN; ops.lse.len()], &mut ops.lse)
             .map_err(cuda_err("poisoning LSE"))?;
-        self.prepare(variant, p, ops)?.launch()?;
-        self.fetch_outputs(variant, p, ops)
+        let launch = self.prepare(variant, p, ops)?;
+        let event = || {
+            self.ctx
+                .new_event(Some(sys::CUevent_flags::CU_EVENT_DEFAULT))
+                .map_err(cuda_err("creating an event"))
+        };
+        let (start, end) = (event()?, event()?);
+        start
+            .record(&self.stream)
+            .map_err(cuda_err("recording an event"))?;
+        launch.launch()?;
+        end.record(&self.stream)
+            .map_err(cuda_err("recording an event"))?;
+        let (o, lse) = self.fetch_outputs(variant, p, ops)?;
+        let ms = start
+            .elapsed_ms(&end)
+            .map_err(cuda_err("reading an event"))?;
+        Ok((o, lse, ms as f64))
     }
 
     /// Wait for the stream, then copy O and LSE of `ops` back.

@@ -11,6 +11,14 @@
 //!   which get the full rule. Candidates eliminated early keep their cheap
 //!   measurement in the ranking (with its wider CI).
 //!
+//! Pruning: every candidate's verification run is timed with a pair of events
+//! (no flush, one launch: a coarse first look). A candidate whose first run
+//! takes more than [`PRUNE_FACTOR`] times the best median so far is not timed
+//! further and is listed as pruned with that first-run time. Candidates are
+//! taken in the order of the default heuristic's favourites (the heuristic's
+//! pick first), so a good leader is known early; this keeps tuning a
+//! 16k-token shape from spending minutes on the scalar baseline kernel.
+//!
 //! The winner is *distinguishable* from the runner-up when the bootstrap CI of
 //! median(runner-up)/median(winner) lies entirely above 1.
 
@@ -24,7 +32,7 @@ use crate::runfile::{Correctness, Measurement, StopReason};
 use crate::stats::{StopRule, bootstrap_ratio_ci};
 use crate::timing::{Timer, TimingConfig};
 use crate::tune_cache::{Bucket, Entry, RunnerUp, Strategy, Winner, rfc3339_utc};
-use crate::workload::{Workload, verify_and_time};
+use crate::workload::{Verdict, Workload, verify_and_time};
 use crate::{Error, Result};
 
 /// How to tune.
@@ -53,9 +61,15 @@ pub enum Outcome {
     Wrong { correctness: Correctness },
     /// It could not run (launch error, too much shared memory...).
     Failed { error: String },
+    /// Correct, but its first run was more than [`PRUNE_FACTOR`]× the leader's median.
+    Pruned { first_run_ms: f64, leader_ms: f64 },
     /// The budget ran out before it was reached.
     Skipped,
 }
+
+/// A candidate whose first run is this many times slower than the best median
+/// so far is not timed further.
+pub const PRUNE_FACTOR: f64 = 3.0;
 
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Candidate {
@@ -124,13 +138,13 @@ pub fn tune(
     progress: &dyn Fn(usize, usize, &str),
 ) -> Result<Tuned> {
     let start = Instant::now();
-    let candidates: Vec<&'static Variant> = registry.candidates(p, cfg.family).collect();
+    let dev = timer.device();
+    let candidates = ordered_candidates(registry, p, cfg.family, dev.info.sm_count);
     if candidates.is_empty() {
         return Err(Error::Invalid(format!(
             "no variant of this build computes {p} (see `tileattn variants`)"
         )));
     }
-    let dev = timer.device();
     let sets = Workload::sets_for(dev, p, cfg.timing.mode);
     let mut w = Workload::new(dev, p, sets, cfg.seed)?;
     let out_of_time = || cfg.budget.is_some_and(|b| start.elapsed() >= b);
@@ -148,6 +162,7 @@ pub fn tune(
             ..cfg.timing.clone()
         };
         let mut round: Vec<(&'static Variant, Measurement)> = Vec::new();
+        let mut leader_ms = f64::INFINITY;
         for v in &alive {
             if out_of_time() {
                 outcomes.retain(|c| c.variant != v.name);
@@ -157,15 +172,21 @@ pub fn tune(
                 });
                 continue;
             }
-            let outcome = match verify_and_time(timer, &mut w, v, &timing) {
-                Ok(Ok(m)) => {
-                    round.push((v, m.clone()));
+            let cut = leader_ms.is_finite().then_some(PRUNE_FACTOR * leader_ms);
+            let outcome = match verify_and_time(timer, &mut w, v, &timing, cut) {
+                Ok(Verdict::Timed(m)) => {
+                    leader_ms = leader_ms.min(m.summary.median_ms);
+                    round.push((v, (*m).clone()));
                     Outcome::Timed {
-                        measurement: Box::new(m),
+                        measurement: m,
                         rounds: r as u32 + 1,
                     }
                 }
-                Ok(Err(correctness)) => Outcome::Wrong { correctness },
+                Ok(Verdict::Wrong(correctness)) => Outcome::Wrong { correctness },
+                Ok(Verdict::Pruned { first_run_ms }) => Outcome::Pruned {
+                    first_run_ms,
+                    leader_ms,
+                },
                 Err(e @ (Error::Cuda { .. } | Error::Invalid(_))) => Outcome::Failed {
                     error: e.to_string(),
                 },
@@ -204,6 +225,27 @@ pub fn tune(
     })
 }
 
+/// The candidates for `p`, the default heuristic's pick first, then the rest of
+/// its family, then the other families (newest first), in registry order within each.
+fn ordered_candidates(
+    registry: &Registry,
+    p: &Problem,
+    family: Option<Family>,
+    sm_count: u32,
+) -> Vec<&'static Variant> {
+    let first = registry
+        .default_for(p, sm_count)
+        .filter(|v| family.is_none_or(|f| v.tile.family == f));
+    let mut v: Vec<&'static Variant> = registry.candidates(p, family).collect();
+    v.sort_by_key(|c| {
+        (
+            first.is_none_or(|f| !std::ptr::eq(f, *c)),
+            std::cmp::Reverse(c.tile.family),
+        )
+    });
+    v
+}
+
 /// The stop rules of successive halving for `n` candidates: the last round is
 /// the full rule; each earlier round has half the samples and twice the CI
 /// width of the next, down to a floor of a few samples.
@@ -231,9 +273,10 @@ fn rank(c: &mut [Candidate]) {
             measurement,
             rounds,
         } => (0, u32::MAX - rounds, measurement.summary.median_ms),
-        Outcome::Wrong { .. } => (1, 0, 0.0),
-        Outcome::Failed { .. } => (2, 0, 0.0),
-        Outcome::Skipped => (3, 0, 0.0),
+        Outcome::Pruned { first_run_ms, .. } => (1, 0, *first_run_ms),
+        Outcome::Wrong { .. } => (2, 0, 0.0),
+        Outcome::Failed { .. } => (3, 0, 0.0),
+        Outcome::Skipped => (4, 0, 0.0),
     };
     c.sort_by(|a, b| {
         let (ka, kb) = (key(a), key(b));

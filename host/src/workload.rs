@@ -74,15 +74,12 @@ impl Workload {
     }
 
     /// Run `v` once on input set 0 with poisoned outputs and compare the
-    /// sampled rows with the f64 reference.
-    pub fn verify(&mut self, dev: &Device, v: &Variant) -> Result<Comparison> {
-        let (o, lse) = dev.run_on(v, &self.problem, &mut self.sets[0])?;
-        Ok(reference::compare_rows(
-            &self.problem,
-            &self.check,
-            &o,
-            &lse,
-        ))
+    /// sampled rows with the f64 reference. Also returns that run's time (ms),
+    /// a coarse first look the tuner uses to prune hopeless candidates.
+    pub fn verify(&mut self, dev: &Device, v: &Variant) -> Result<(Comparison, f64)> {
+        let (o, lse, ms) = dev.run_on(v, &self.problem, &mut self.sets[0])?;
+        let cmp = reference::compare_rows(&self.problem, &self.check, &o, &lse);
+        Ok((cmp, ms))
     }
 
     /// One prepared launch of `v` per input set.
@@ -134,24 +131,38 @@ fn rows_to_check(p: &Problem, rng: &mut impl Rng) -> Vec<RowId> {
     rows
 }
 
-/// Verify `v` on `w`, then (if it passes) time it: one [`Measurement`].
-/// A variant whose output is wrong is returned with its correctness and no
-/// timing (`Ok(Err(..))`), so callers exclude it instead of ranking it.
+/// What became of a candidate that was verified and maybe timed.
+pub enum Verdict {
+    Timed(Box<Measurement>),
+    /// Its output does not match the reference: never timed, never ranked.
+    Wrong(Correctness),
+    /// Correct, but its verification run took more than the cut-off: not timed.
+    Pruned {
+        first_run_ms: f64,
+    },
+}
+
+/// Verify `v` on `w`, then (if it passes, and its verification run took no more
+/// than `prune_above_ms`) time it: one [`Measurement`].
 pub fn verify_and_time(
     timer: &mut Timer,
     w: &mut Workload,
     v: &Variant,
     cfg: &TimingConfig,
-) -> Result<std::result::Result<Measurement, Correctness>> {
+    prune_above_ms: Option<f64>,
+) -> Result<Verdict> {
     let dev = timer.device();
-    let cmp = w.verify(dev, v)?;
+    let (cmp, first_run_ms) = w.verify(dev, v)?;
     let correctness = Correctness {
         rel_l2_err: cmp.rel_l2,
         tolerance: reference::tolerance(w.problem.dtype),
         passed: cmp.passes(w.problem.dtype),
     };
     if !correctness.passed {
-        return Ok(Err(correctness));
+        return Ok(Verdict::Wrong(correctness));
+    }
+    if prune_above_ms.is_some_and(|cut| first_run_ms > cut) {
+        return Ok(Verdict::Pruned { first_run_ms });
     }
     let launches = w.launches(dev, v)?;
     let refs: Vec<&dyn Launch> = launches.iter().map(|l| l as &dyn Launch).collect();
@@ -160,7 +171,7 @@ pub fn verify_and_time(
     let p = &w.problem;
     let (flops, bytes) = (metrics::flops(p), metrics::min_bytes(p));
     let rates = metrics::Rates::new(flops, bytes, summary.median_ms)?;
-    Ok(Ok(Measurement {
+    Ok(Verdict::Timed(Box::new(Measurement {
         implementation: "tileattn".into(),
         variant: Some(v.name.into()),
         problem: p.key(),
@@ -174,5 +185,5 @@ pub fn verify_and_time(
         cache_resident: metrics::cache_resident(bytes, dev.info.l2_bytes),
         clock: Some(timed.clock),
         correctness: Some(correctness),
-    }))
+    })))
 }

@@ -19,6 +19,9 @@
 //! `Q [BM][D]`, `K [BN][D]`, `V [BN][D]` (16-bit), `S [BM][BN]` (f32): exactly
 //! [`crate::TileConfig::smem_bytes`] for `Family::V0`.
 
+// Index loops over the accumulator on purpose: see the note at the top of v1.rs.
+#![allow(clippy::needless_range_loop)]
+
 use core::f32::consts::{LN_2, LOG2_E};
 
 use crate::mask::{causal_key_end, key_tiles};
@@ -151,17 +154,17 @@ pub unsafe fn attn_fwd<
         };
         let alpha = exp2(m - base);
         l *= alpha;
-        for a in acc.iter_mut().take(cols) {
-            *a *= alpha;
+        for c in 0..cols {
+            acc[c] *= alpha;
         }
         // O += P V over this thread's columns.
         for j in 0..BN {
             // SAFETY: row < BM, j < BN.
             let pj = exp2(unsafe { *s_s.add(row * BN + j) } - base);
             l += pj;
-            for (c, a) in acc.iter_mut().take(cols).enumerate() {
+            for c in 0..cols {
                 // SAFETY: j < BN, part * cols + c < D.
-                *a += pj * E::to_f32(unsafe { *v_s.add(j * D + part * cols + c) });
+                acc[c] += pj * E::to_f32(unsafe { *v_s.add(j * D + part * cols + c) });
             }
         }
         m = m_new;
@@ -173,9 +176,9 @@ pub unsafe fn attn_fwd<
         let inv_l = if l > 0.0 { 1.0 / l } else { 0.0 };
         let o = p.o as *mut u16;
         let o_row = p.o_strides.offset(b, q_row, h) + (part * cols) as isize;
-        for (c, a) in acc.iter().take(cols).enumerate() {
+        for c in 0..cols {
             // SAFETY: (b, q_row, h, part*cols + c) is inside O.
-            unsafe { *o.offset(o_row + c as isize) = E::from_f32(a * inv_l) };
+            unsafe { *o.offset(o_row + c as isize) = E::from_f32(acc[c] * inv_l) };
         }
         if part == 0 {
             let lse = if l > 0.0 {

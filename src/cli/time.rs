@@ -4,13 +4,13 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use tileattn::host::Result;
 use tileattn::host::ceilings;
 use tileattn::host::registry::Variant;
 use tileattn::host::runfile::{Ceilings, Environment, Measurement, RUN_SCHEMA_VERSION, RunFile};
 use tileattn::host::timing::Timer;
 use tileattn::host::tune_cache::rfc3339_utc;
-use tileattn::host::workload::{Workload, verify_and_time};
+use tileattn::host::workload::{Verdict, Workload, verify_and_time};
+use tileattn::host::{Error, Result};
 
 use super::measure_args::{ProblemArgs, TimingArgs};
 use super::report::{measurement_table, print_ceilings};
@@ -55,9 +55,14 @@ pub fn run(args: Args) -> Result<ExitCode> {
     };
     let sets = Workload::sets_for(&dev, &p, cfg.mode);
     let mut w = Workload::new(&dev, &p, sets, args.seed)?;
-    let m: Measurement = match verify_and_time(&mut timer, &mut w, v, &cfg)? {
-        Ok(m) => m,
-        Err(c) => {
+    let m: Measurement = match verify_and_time(&mut timer, &mut w, v, &cfg, None)? {
+        Verdict::Timed(m) => *m,
+        Verdict::Pruned { .. } => {
+            return Err(Error::Invalid(
+                "a variant was pruned without a cut-off".into(),
+            ));
+        }
+        Verdict::Wrong(c) => {
             eprintln!(
                 "tileattn: {} is wrong on {p}: rel L2 {:.3e} > {:.0e} on {} reference rows; not timed",
                 v.name,

@@ -141,6 +141,14 @@ fn print_tuned(p: &Problem, t: &Tuned) {
                 c.variant, correctness.rel_l2_err, correctness.tolerance
             ),
             Outcome::Failed { error } => println!("  EXCLUDED {}: {error}", c.variant),
+            Outcome::Pruned {
+                first_run_ms,
+                leader_ms,
+            } => println!(
+                "  PRUNED {}: correct, but its first run took {first_run_ms:.3} ms, over {:.0}× the leader's {leader_ms:.3} ms",
+                c.variant,
+                tune::PRUNE_FACTOR
+            ),
             Outcome::Skipped => println!("  SKIPPED {}: the time budget ran out", c.variant),
         }
     }
