@@ -1,0 +1,67 @@
+//! The measuring commands on a machine without a GPU (CI): bad options are
+//! usage errors (exit 2) checked before any device is needed, and a valid
+//! request ends with one clear line and the no-device exit code (3), never a
+//! panic.
+
+use std::process::{Command, Output};
+
+fn tileattn(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tileattn"))
+        .args(args)
+        .env(
+            "TILEATTN_TUNE_CACHE",
+            "/nonexistent/tileattn-test-cache.json",
+        )
+        .output()
+        .unwrap()
+}
+
+fn assert_exit(out: &Output, code: i32, needle: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "stderr: {stderr}");
+    assert!(stderr.contains(needle), "expected `{needle}` in: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn invalid_measuring_options_are_usage_errors() {
+    let cases: [(&[&str], &str); 7] = [
+        (&["time", "--shape", "1,2,64"], "expected B,Hq,S,D"),
+        (&["time", "--shape", "1,2,64,96"], "head dim 96"),
+        (
+            &["time", "--shape", "1,3,2,64,64", "--dtype", "f16"],
+            "multiple of heads_kv",
+        ),
+        (
+            &["time", "--shape", "1,2,64,64", "--dtype", "fp8"],
+            "expected f16 or bf16",
+        ),
+        (
+            &["time", "--shape", "1,2,64,64", "--sample-budget=-1"],
+            "positive number of seconds",
+        ),
+        (&["tune", "--suite", "nope"], "no suite `nope`"),
+        (
+            &["tune", "--shape", "1,2,64,64", "--strategy", "random"],
+            "expected exhaustive or halving",
+        ),
+    ];
+    for (args, needle) in cases {
+        assert_exit(&tileattn(args), 2, needle);
+    }
+}
+
+#[test]
+fn without_a_gpu_measuring_commands_say_so() {
+    if std::path::Path::new("/dev/nvidia0").exists() {
+        eprintln!("skipped: this machine has a GPU");
+        return;
+    }
+    for args in [
+        &["time", "--shape", "1,2,64,64"][..],
+        &["tune", "--shape", "1,2,64,64"][..],
+        &["info", "--ceilings"][..],
+    ] {
+        assert_exit(&tileattn(args), 3, "no GPU available");
+    }
+}
