@@ -12,7 +12,7 @@ use tileattn::host::emulate;
 use tileattn::host::problem::Problem;
 use tileattn::host::reference;
 use tileattn::host::registry::Variant;
-use tileattn::host::tensor::{Layout, Tensor};
+use tileattn::host::tensor::{Layout, random_inputs};
 use tileattn::kernels::Family;
 
 /// (heads_q, heads_kv): MHA, GQA 2:1 and 4:1, MQA.
@@ -66,24 +66,7 @@ fn run_case(v: &Variant, c: &Case) -> Result<(), TestCaseError> {
     } else {
         Layout::Bshd
     };
-    let q = Tensor::random(
-        p.dtype,
-        [p.batch, p.seqlen_q, p.heads_q, p.head_dim],
-        layout,
-        &mut rng,
-    );
-    let k = Tensor::random(
-        p.dtype,
-        [p.batch, p.seqlen_k, p.heads_kv, p.head_dim],
-        layout,
-        &mut rng,
-    );
-    let val = Tensor::random(
-        p.dtype,
-        [p.batch, p.seqlen_k, p.heads_kv, p.head_dim],
-        layout,
-        &mut rng,
-    );
+    let [q, k, val] = random_inputs(&p, layout, &mut rng);
     let (o, lse) = emulate::run(v, &p, &q, &k, &val, Layout::Bshd)
         .map_err(|e| TestCaseError::fail(e.to_string()))?;
     let cmp = reference::compare(&p, &reference::attention(&p, &q, &k, &val), &o, &lse);

@@ -15,7 +15,7 @@ use crate::emulate;
 use crate::problem::Problem;
 use crate::reference::{self, Comparison};
 use crate::registry::Variant;
-use crate::tensor::{Layout, Tensor};
+use crate::tensor::{Layout, Tensor, random_inputs};
 
 /// Where kernels run.
 #[derive(Clone, Copy)]
@@ -111,24 +111,7 @@ pub fn run_case(
     seed: u64,
 ) -> CaseResult {
     let mut rng = StdRng::seed_from_u64(seed);
-    let q = Tensor::random(
-        p.dtype,
-        [p.batch, p.seqlen_q, p.heads_q, p.head_dim],
-        layout,
-        &mut rng,
-    );
-    let k = Tensor::random(
-        p.dtype,
-        [p.batch, p.seqlen_k, p.heads_kv, p.head_dim],
-        layout,
-        &mut rng,
-    );
-    let val = Tensor::random(
-        p.dtype,
-        [p.batch, p.seqlen_k, p.heads_kv, p.head_dim],
-        layout,
-        &mut rng,
-    );
+    let [q, k, val] = random_inputs(p, layout, &mut rng);
     let base = CaseResult {
         variant: v.name.to_string(),
         problem: p.to_string(),

@@ -318,14 +318,7 @@ mod tests {
     use tileattn_kernels::DType;
 
     fn inputs(p: &Problem) -> [Tensor; 3] {
-        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
-        let q = [p.batch, p.seqlen_q, p.heads_q, p.head_dim];
-        let kv = [p.batch, p.seqlen_k, p.heads_kv, p.head_dim];
-        [
-            Tensor::random(p.dtype, q, Layout::Bhsd, &mut rng),
-            Tensor::random(p.dtype, kv, Layout::Bshd, &mut rng),
-            Tensor::random(p.dtype, kv, Layout::Bshd, &mut rng),
-        ]
+        crate::tensor::random_inputs(p, Layout::Bhsd, &mut rand::rngs::StdRng::seed_from_u64(3))
     }
 
     /// Rows of the full reference, as a kernel output tensor and LSE.

@@ -138,3 +138,19 @@ impl Tensor {
         Ok(())
     }
 }
+
+/// Fresh random Q, K and V for `p` (BSHD shapes), all in `layout`: the inputs
+/// of every correctness check and timing run.
+pub fn random_inputs(
+    p: &crate::problem::Problem,
+    layout: Layout,
+    rng: &mut impl Rng,
+) -> [Tensor; 3] {
+    let q = [p.batch, p.seqlen_q, p.heads_q, p.head_dim];
+    let kv = [p.batch, p.seqlen_k, p.heads_kv, p.head_dim];
+    [
+        Tensor::random(p.dtype, q, layout, rng),
+        Tensor::random(p.dtype, kv, layout, rng),
+        Tensor::random(p.dtype, kv, layout, rng),
+    ]
+}

@@ -14,7 +14,7 @@ use crate::reference::{self, Comparison, RowId, RowsReference};
 use crate::registry::Variant;
 use crate::runfile::{CacheMode, Correctness, Measurement};
 use crate::stats::summarize;
-use crate::tensor::{Layout, Tensor};
+use crate::tensor::{Layout, Tensor, random_inputs};
 use crate::timing::{self, Launch, Timer, TimingConfig};
 
 /// Most input sets a small working set rotates over.
@@ -37,19 +37,10 @@ impl Workload {
     pub fn new(dev: &Device, p: &Problem, sets: usize, seed: u64) -> Result<Workload> {
         p.validate()?;
         let mut rng = StdRng::seed_from_u64(seed);
-        let random_inputs = |rng: &mut StdRng| {
-            let q_shape = [p.batch, p.seqlen_q, p.heads_q, p.head_dim];
-            let kv_shape = [p.batch, p.seqlen_k, p.heads_kv, p.head_dim];
-            [
-                Tensor::random(p.dtype, q_shape, Layout::Bshd, rng),
-                Tensor::random(p.dtype, kv_shape, Layout::Bshd, rng),
-                Tensor::random(p.dtype, kv_shape, Layout::Bshd, rng),
-            ]
-        };
-        let inputs = random_inputs(&mut rng);
+        let inputs = random_inputs(p, Layout::Bshd, &mut rng);
         let mut ops = vec![dev.operands(p, &inputs[0], &inputs[1], &inputs[2])?];
         for _ in 1..sets.max(1) {
-            let [q, k, v] = random_inputs(&mut rng);
+            let [q, k, v] = random_inputs(p, Layout::Bshd, &mut rng);
             ops.push(dev.operands(p, &q, &k, &v)?);
         }
         let rows = rows_to_check(p, &mut rng);
