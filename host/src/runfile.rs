@@ -16,6 +16,38 @@ pub struct RunFile {
     pub created_utc: String,
     pub env: Environment,
     pub measurements: Vec<Measurement>,
+    /// Every candidate of each problem's autotuning (the heatmap figure);
+    /// empty when the run read its variants from the tuning cache.
+    #[serde(default)]
+    pub tuning: Vec<TuningRecord>,
+}
+
+/// The autotuning of one problem, as the heatmap and the report need it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct TuningRecord {
+    pub problem: ProblemKey,
+    /// `exhaustive` or `halving`.
+    pub strategy: String,
+    pub winner: Option<String>,
+    pub candidates: Vec<TunedCandidate>,
+}
+
+/// One candidate of an autotuning run.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct TunedCandidate {
+    pub variant: String,
+    /// Kernel family (`v0`, `v1`) and tile knobs.
+    pub family: String,
+    pub block_m: u32,
+    pub block_n: u32,
+    pub warps: u32,
+    pub stages: u32,
+    /// `timed`, `pruned` (correct but far slower at its first run), `wrong`
+    /// (excluded: output did not match the reference), `failed` or `skipped`.
+    pub status: String,
+    /// Median of the timed samples, or the first run's time when pruned; None otherwise.
+    pub median_ms: Option<f64>,
+    pub tflops: Option<f64>,
 }
 
 /// Where a run happened: enough to refuse comparing runs that are not comparable.

@@ -86,6 +86,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             created_utc: rfc3339_utc(std::time::SystemTime::now()),
             env: Environment::of(&dev, tileattn::COMMIT, ceilings),
             measurements: vec![m],
+            tuning: Vec::new(),
         };
         run.save(path)?;
         eprintln!("wrote {}", path.display());
