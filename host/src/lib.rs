@@ -8,11 +8,12 @@
 //! - measuring: [`timing`] (the GPU timing protocol), [`ceilings`] (copy and mma roofs), [`stats`] (median CIs, ratios, outliers, adaptive stopping),
 //!   [`metrics`] (exact FLOPs, minimum bytes, rates, cache residency);
 //! - a problem on the device, verified then timed: [`workload`];
-//! - what to measure: [`suites`];
+//! - what to measure: [`suites`]; a whole benchmark run: [`bench`];
 //! - tuning: [`tune`] (verify, time, rank), [`tune_cache`] (per-build tuning results and dispatch through them);
 //! - results: [`runfile`] (versioned run JSON), [`fsutil`] (atomic writes);
 //! - the PyTorch baseline: [`torch_side`] (drives `scripts/sdpa_baseline.py`).
 
+pub mod bench;
 pub mod ceilings;
 pub mod check;
 pub mod device;

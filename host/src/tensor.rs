@@ -93,6 +93,19 @@ impl Tensor {
         Tensor::filled(dtype, shape, layout, to_bits(dtype, f32::NAN))
     }
 
+    /// A dense BSHD tensor from f32 values, each rounded to `dtype`.
+    pub fn from_bshd_f32(dtype: DType, [b, s, h, d]: [u32; 4], values: &[f32]) -> Tensor {
+        Tensor {
+            dtype,
+            batch: b,
+            seq: s,
+            heads: h,
+            dim: d,
+            strides: strides_for(Layout::Bshd, s, h, d),
+            data: values.iter().map(|&x| to_bits(dtype, x)).collect(),
+        }
+    }
+
     pub fn offset(&self, b: u32, s: u32, h: u32) -> usize {
         self.strides.offset(b, s, h) as usize
     }

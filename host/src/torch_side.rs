@@ -228,10 +228,19 @@ pub fn default_python() -> Vec<String> {
     }
 }
 
-/// `$TILEATTN_SDPA_SCRIPT`, or `scripts/sdpa_baseline.py` of this source tree.
+/// `$TILEATTN_SDPA_SCRIPT`; else `scripts/sdpa_baseline.py` under the current
+/// directory (a checkout the binary was copied into); else that of the source
+/// tree it was built from.
 pub fn default_script() -> PathBuf {
+    let here = Path::new("scripts/sdpa_baseline.py");
     std::env::var_os("TILEATTN_SDPA_SCRIPT").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/sdpa_baseline.py"),
+        || {
+            if here.is_file() {
+                here.to_path_buf()
+            } else {
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/sdpa_baseline.py")
+            }
+        },
         PathBuf::from,
     )
 }

@@ -69,7 +69,7 @@ impl Workload {
     /// a coarse first look the tuner uses to prune hopeless candidates.
     pub fn verify(&mut self, dev: &Device, v: &Variant) -> Result<(Comparison, f64)> {
         let (o, lse, ms) = dev.run_on(v, &self.problem, &mut self.sets[0])?;
-        let cmp = reference::compare_rows(&self.problem, &self.check, &o, &lse);
+        let cmp = reference::compare_rows(&self.problem, &self.check, &o, Some(&lse));
         Ok((cmp, ms))
     }
 
@@ -88,6 +88,11 @@ impl Workload {
     /// Input set 0 on the host (for comparisons with other implementations).
     pub fn inputs(&self) -> &[Tensor; 3] {
         &self.inputs
+    }
+
+    /// Compare another implementation's O (no LSE) with the sampled reference.
+    pub fn compare_o(&self, o: &Tensor) -> Comparison {
+        reference::compare_rows(&self.problem, &self.check, o, None)
     }
 
     /// Rows whose reference every candidate is compared with.

@@ -2,6 +2,7 @@
 //! regression was found; 2 invalid input or usage; 3 no GPU available; 4 other
 //! failures (CUDA errors, I/O, tools).
 
+mod bench;
 mod check;
 mod info;
 mod measure_args;
@@ -38,6 +39,8 @@ enum Command {
     Check(check::Args),
     /// Run attention on tensors from .npy files and write O (and LSE) as .npy.
     Run(run::Args),
+    /// Benchmark a suite (tuned tileattn, optionally torch's SDPA backends) into a run file.
+    Bench(bench::Args),
     /// Verify one variant on one shape, then time it with full statistics.
     Time(time::Args),
     /// Verify, time and rank every valid variant for a shape or suite; cache the winners.
@@ -50,6 +53,7 @@ pub fn run(cli: Cli) -> tileattn::host::Result<ExitCode> {
         Command::Info(a) => info::run(a),
         Command::Check(a) => check::run(a),
         Command::Run(a) => run::run(a),
+        Command::Bench(a) => bench::run(a),
         Command::Time(a) => time::run(a),
         Command::Tune(a) => tune::run(a),
     }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use tileattn::host::device::Device;
 use tileattn::host::npy::{self, Array};
 use tileattn::host::problem::Problem;
-use tileattn::host::tensor::{Layout, Tensor, strides_for, to_bits};
+use tileattn::host::tensor::{Layout, Tensor};
 use tileattn::host::{Error, emulate};
 use tileattn::kernels::DType;
 
@@ -62,18 +62,6 @@ fn shape4(name: &str, path: &std::path::Path, a: &Array) -> tileattn::host::Resu
     })
 }
 
-fn to_tensor(dtype: DType, [b, s, h, d]: [u32; 4], a: &Array) -> Tensor {
-    Tensor {
-        dtype,
-        batch: b,
-        seq: s,
-        heads: h,
-        dim: d,
-        strides: strides_for(Layout::Bshd, s, h, d),
-        data: a.data.iter().map(|&x| to_bits(dtype, x)).collect(),
-    }
-}
-
 pub fn run(args: Args) -> tileattn::host::Result<ExitCode> {
     let dtype = DType::parse(&args.dtype)
         .ok_or_else(|| Error::Invalid(format!("--dtype `{}`: expected f16 or bf16", args.dtype)))?;
@@ -103,9 +91,9 @@ pub fn run(args: Args) -> tileattn::host::Result<ExitCode> {
     }
     p.validate()?;
     let (q, k, v) = (
-        to_tensor(dtype, qs, &qa),
-        to_tensor(dtype, ks, &ka),
-        to_tensor(dtype, vs, &va),
+        Tensor::from_bshd_f32(dtype, qs, &qa.data),
+        Tensor::from_bshd_f32(dtype, ks, &ka.data),
+        Tensor::from_bshd_f32(dtype, vs, &va.data),
     );
 
     let device = if args.emulate {

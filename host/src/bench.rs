@@ -1,0 +1,296 @@
+//! A benchmark run: every problem of a suite, tileattn's tuned variant and
+//! (optionally) PyTorch's SDPA backends, measured on identical inputs with the
+//! same protocol, into one [`RunFile`].
+//!
+//! Per problem:
+//! 1. the variant: the tuning cache's winner for this GPU and build, or a fresh
+//!    exhaustive tuning (its candidates go into the run's `tuning` records);
+//! 2. one workload (random inputs, sampled f64 reference rows) per cache mode;
+//! 3. tileattn verified, then timed ([`crate::workload::verify_and_time`]);
+//! 4. each torch backend: the same inputs (input set 0) loaded by the script,
+//!    one run whose O is compared with the same reference rows, then samples
+//!    requested in batches by the same adaptive stopping rule, cold samples
+//!    preceded by a flush of the same size as tileattn's.
+//!
+//! A backend that cannot run a problem (unsupported, out of memory) is noted
+//! and skipped; a torch output that fails the reference check is still timed
+//! and reported as FAIL, so a report never hides it.
+
+use std::path::Path;
+
+use crate::metrics;
+use crate::problem::Problem;
+use crate::registry::{Registry, Variant};
+use crate::runfile::{CacheMode, Correctness, Measurement, TunedCandidate, TuningRecord};
+use crate::stats::{sample_adaptively, summarize};
+use crate::tensor::Tensor;
+use crate::timing::{Timer, TimingConfig};
+use crate::torch_side::{Backend, Outcome as TorchOutcome, Sampling, TorchSide};
+use crate::tune::{self, Outcome, TuneConfig, Tuned};
+use crate::tune_cache::{Strategy, TuneCache};
+use crate::workload::{Verdict, Workload, verify_and_time};
+use crate::{Error, Result, npy, reference};
+
+/// What a bench run measures.
+pub struct BenchConfig {
+    pub problems: Vec<Problem>,
+    /// Cache modes to measure each problem in (the cliff suite uses both).
+    pub modes: Vec<CacheMode>,
+    pub timing: TimingConfig,
+    /// Torch backends to compare with (empty: tileattn alone).
+    pub backends: Vec<Backend>,
+    pub seed: u64,
+}
+
+/// One line of progress or a notice, for the CLI.
+pub type Notify<'a> = &'a dyn Fn(&str);
+
+/// Run the benchmark; `torch` is the started baseline script, if any.
+pub fn run(
+    timer: &mut Timer,
+    registry: &Registry,
+    cfg: &BenchConfig,
+    mut cache: Option<&mut TuneCache>,
+    mut torch: Option<&mut TorchSide>,
+    scratch: &Path,
+    notify: Notify,
+) -> Result<(Vec<Measurement>, Vec<TuningRecord>)> {
+    let mut measurements = Vec::new();
+    let mut tuning = Vec::new();
+    for (i, p) in cfg.problems.iter().enumerate() {
+        notify(&format!("[{}/{}] {p}", i + 1, cfg.problems.len()));
+        let v = match choose(timer, registry, p, cfg, cache.as_deref_mut())? {
+            (v, Some(record)) => {
+                tuning.push(record);
+                v
+            }
+            (v, None) => v,
+        };
+        for &mode in &cfg.modes {
+            let timing = TimingConfig {
+                mode,
+                ..cfg.timing.clone()
+            };
+            let dev = timer.device();
+            let mut w = Workload::new(dev, p, Workload::sets_for(dev, p, mode), cfg.seed)?;
+            match verify_and_time(timer, &mut w, v, &timing, None)? {
+                Verdict::Timed(m) => measurements.push(*m),
+                Verdict::Wrong(c) => {
+                    return Err(Error::Invalid(format!(
+                        "{} is wrong on {p} (rel L2 {:.3e}): refusing to benchmark it",
+                        v.name, c.rel_l2_err
+                    )));
+                }
+                Verdict::Pruned { .. } => {}
+            }
+            if let Some(t) = torch.as_deref_mut() {
+                measurements.extend(torch_side(
+                    t,
+                    &w,
+                    &timing,
+                    timer,
+                    &cfg.backends,
+                    scratch,
+                    notify,
+                )?);
+            }
+        }
+    }
+    Ok((measurements, tuning))
+}
+
+/// The variant for `p`: the cache's winner, or a fresh exhaustive tuning.
+fn choose(
+    timer: &mut Timer,
+    registry: &Registry,
+    p: &Problem,
+    cfg: &BenchConfig,
+    cache: Option<&mut TuneCache>,
+) -> Result<(&'static Variant, Option<TuningRecord>)> {
+    if let Some(v) = cache
+        .as_deref()
+        .and_then(|c| c.lookup(p))
+        .and_then(|e| registry.find(&e.winner.variant))
+        .filter(|v| v.serves(p))
+    {
+        return Ok((v, None));
+    }
+    let tcfg = TuneConfig {
+        strategy: Strategy::Exhaustive,
+        budget: None,
+        timing: cfg.timing.clone(),
+        family: None,
+        seed: cfg.seed,
+    };
+    let t = tune::tune(timer, registry, p, &tcfg, &|_, _, _| {})?;
+    let (name, _) = t
+        .winner()
+        .ok_or_else(|| Error::Invalid(format!("no variant could be timed on {p}")))?;
+    let v = registry.find(name).ok_or_else(|| {
+        Error::Invalid(format!("the tuner's winner {name} is not in the registry"))
+    })?;
+    if let (Some(c), Some(entry)) = (cache, t.cache_entry(p)) {
+        c.record(entry)?;
+    }
+    Ok((v, Some(tuning_record(registry, &t))))
+}
+
+/// The run-file form of a tuning result.
+pub fn tuning_record(registry: &Registry, t: &Tuned) -> TuningRecord {
+    let candidates = t
+        .candidates
+        .iter()
+        .filter_map(|c| {
+            let v = registry.find(c.variant)?;
+            let (status, median_ms, tflops) = match &c.outcome {
+                Outcome::Timed { measurement, .. } => (
+                    "timed",
+                    Some(measurement.summary.median_ms),
+                    Some(measurement.tflops),
+                ),
+                Outcome::Pruned { first_run_ms, .. } => ("pruned", Some(*first_run_ms), None),
+                Outcome::Wrong { .. } => ("wrong", None, None),
+                Outcome::Failed { .. } => ("failed", None, None),
+                Outcome::Skipped => ("skipped", None, None),
+            };
+            Some(TunedCandidate {
+                variant: c.variant.into(),
+                family: v.tile.family.name().into(),
+                block_m: v.tile.block_m as u32,
+                block_n: v.tile.block_n as u32,
+                warps: v.tile.warps as u32,
+                stages: v.tile.stages as u32,
+                status: status.into(),
+                median_ms,
+                tflops,
+            })
+        })
+        .collect();
+    TuningRecord {
+        problem: t.problem.clone(),
+        strategy: match t.strategy {
+            Strategy::Exhaustive => "exhaustive".into(),
+            Strategy::Halving => "halving".into(),
+        },
+        winner: t.winner().map(|(n, _)| n.to_string()),
+        candidates,
+    }
+}
+
+/// Every requested backend on `w`'s input set 0: check its output, then time it.
+fn torch_side(
+    torch: &mut TorchSide,
+    w: &Workload,
+    timing: &TimingConfig,
+    timer: &Timer,
+    backends: &[Backend],
+    scratch: &Path,
+    notify: Notify,
+) -> Result<Vec<Measurement>> {
+    let p = &w.problem;
+    let [q, k, v] = w.inputs();
+    if let TorchOutcome::Unsupported(why) | TorchOutcome::OutOfMemory(why) =
+        torch.load_tensors(p, [q, k, v], scratch)?
+    {
+        notify(&format!("  torch cannot load {p}: {why}"));
+        return Ok(Vec::new());
+    }
+    let sampling = match timing.mode {
+        CacheMode::Cold => Sampling::cold(timer.flush_bytes() as u64),
+        CacheMode::Hot => Sampling::hot(),
+    };
+    let mut out = Vec::new();
+    for &b in backends {
+        let o_path = scratch.join(format!("o-{}.npy", b.name()));
+        let correctness = match torch.run(b, &o_path)? {
+            TorchOutcome::Done(_) => check_output(w, &o_path)?,
+            TorchOutcome::Unsupported(why) | TorchOutcome::OutOfMemory(why) => {
+                notify(&format!("  {} skipped on {p}: {why}", b.implementation()));
+                continue;
+            }
+        };
+        let mut refused = None;
+        let sampled = sample_adaptively(&timing.rule, |n| {
+            match torch.sample(b, n as u32, &sampling)? {
+                TorchOutcome::Done(s) => Ok(s.samples_ms),
+                TorchOutcome::Unsupported(why) | TorchOutcome::OutOfMemory(why) => {
+                    refused = Some(why.clone());
+                    Err(Error::Tool {
+                        tool: "torch baseline".into(),
+                        message: why,
+                    })
+                }
+            }
+        });
+        let (samples, stop) = match (sampled, refused) {
+            (Ok(s), _) => s,
+            (Err(_), Some(why)) => {
+                notify(&format!(
+                    "  {} could not be timed on {p}: {why}",
+                    b.implementation()
+                ));
+                continue;
+            }
+            (Err(e), None) => return Err(e),
+        };
+        out.push(measurement(
+            w,
+            b.implementation(),
+            samples,
+            stop,
+            timing,
+            timer,
+            correctness,
+        )?);
+    }
+    Ok(out)
+}
+
+/// Compare the backend's O (BSHD f32 `.npy`) with the workload's reference rows.
+fn check_output(w: &Workload, o_path: &Path) -> Result<Correctness> {
+    let p = &w.problem;
+    let a = npy::read(o_path)?;
+    let shape = [p.batch, p.seqlen_q, p.heads_q, p.head_dim];
+    if a.shape != shape.map(|x| x as usize) {
+        return Err(Error::format(
+            o_path,
+            format!("torch wrote O of shape {:?}, expected {shape:?}", a.shape),
+        ));
+    }
+    let cmp = w.compare_o(&Tensor::from_bshd_f32(p.dtype, shape, &a.data));
+    Ok(Correctness {
+        rel_l2_err: cmp.rel_l2,
+        tolerance: reference::tolerance(p.dtype),
+        passed: cmp.passes(p.dtype),
+    })
+}
+
+fn measurement(
+    w: &Workload,
+    implementation: &str,
+    samples_ms: Vec<f64>,
+    stop: crate::runfile::StopReason,
+    timing: &TimingConfig,
+    timer: &Timer,
+    correctness: Correctness,
+) -> Result<Measurement> {
+    let p = &w.problem;
+    let summary = summarize(&samples_ms, &timing.rule.bootstrap, stop)?;
+    let (flops, bytes) = (metrics::flops(p), metrics::min_bytes(p));
+    let rates = metrics::Rates::new(flops, bytes, summary.median_ms)?;
+    Ok(Measurement {
+        implementation: implementation.into(),
+        variant: None,
+        problem: p.key(),
+        mode: timing.mode,
+        summary,
+        samples_ms,
+        flops: flops as f64,
+        bytes: bytes as f64,
+        tflops: rates.tflops,
+        gbs: rates.gbs,
+        cache_resident: metrics::cache_resident(bytes, timer.device().info.l2_bytes),
+        clock: None,
+        correctness: Some(correctness),
+    })
+}
