@@ -82,6 +82,9 @@ pub fn emit_commit(root: &Path) {
         Command::new("git")
             .args(args)
             .current_dir(root)
+            // `describe --dirty` would otherwise refresh and rewrite the index,
+            // which this script watches: every build would rerun it.
+            .env("GIT_OPTIONAL_LOCKS", "0")
             .output()
             .ok()
             .filter(|o| o.status.success())
@@ -96,7 +99,8 @@ pub fn emit_commit(root: &Path) {
         if let Some(branch) = git(&["symbolic-ref", "-q", "HEAD"]) {
             watched.push(dir.join(branch));
         }
-        for p in watched {
+        // A watched file that does not exist counts as changed on every build.
+        for p in watched.into_iter().filter(|p| p.exists()) {
             println!("cargo:rerun-if-changed={}", p.display());
         }
         for src in ["src", "host", "tilespec", "benches", "Cargo.toml"] {

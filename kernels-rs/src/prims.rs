@@ -75,6 +75,21 @@ pub fn exp2(x: f32) -> f32 {
     }
 }
 
+/// `a·b + c` rounded once (`fma.rn.f32`). Written out because LLVM, under
+/// Rust's default floating-point contract, emits `mul.rn` + `add.rn`, which
+/// ptxas may not fuse.
+#[inline(always)]
+pub fn fma(a: f32, b: f32, c: f32) -> f32 {
+    #[cfg(target_arch = "nvptx64")]
+    {
+        gpu::fma(a, b, c)
+    }
+    #[cfg(not(target_arch = "nvptx64"))]
+    {
+        a.mul_add(b, c)
+    }
+}
+
 /// log2(x) (`lg2.approx.ftz.f32` on the GPU).
 #[inline(always)]
 pub fn log2(x: f32) -> f32 {
@@ -158,6 +173,46 @@ pub fn mma_bf16_m16n8k16(a: [u32; 4], b: [u32; 2], c: [f32; 4]) -> [f32; 4] {
     backend::mma_bf16_m16n8k16(a, b, c)
 }
 
+/// An address in the block's dynamic shared memory. On the GPU it is the
+/// 32-bit `.shared` window address, converted from a generic pointer once
+/// (`cvta.to.shared`), so address arithmetic stays 32-bit; in the emulator it
+/// is a host pointer.
+#[derive(Clone, Copy)]
+pub struct Shared(backend::SharedAddr);
+
+impl Shared {
+    /// The shared-memory address of `p`, a generic pointer into shared memory.
+    #[inline(always)]
+    pub fn of(p: *const u8) -> Self {
+        Shared(backend::shared_addr(p))
+    }
+
+    /// The address `bytes` further on.
+    #[inline(always)]
+    pub fn add(self, bytes: u32) -> Self {
+        Shared(backend::shared_add(self.0, bytes))
+    }
+
+    /// The same address, opaque to the optimizer, recomputed where it is
+    /// written. LLVM reassociates `(base + per_thread) + constant` into
+    /// `base + (per_thread + constant)` and hoists every such sum out of the
+    /// tile loop as its own register; for a kernel with dozens of fragment
+    /// loads that costs more registers than the fragments themselves.
+    /// Constants added to an opaque per-tile address stay constants, which
+    /// ptxas folds into the load instruction.
+    #[inline(always)]
+    pub fn opaque(self) -> Self {
+        Shared(backend::shared_opaque(self.0))
+    }
+}
+
+/// `p` unchanged, opaque to the optimizer (see [`Shared::opaque`]): a pointer
+/// advanced through it stays one register instead of one per use.
+#[inline(always)]
+pub fn opaque_ptr(p: *const u8) -> *const u8 {
+    backend::opaque_ptr(p)
+}
+
 /// `ldmatrix.sync.aligned.m8n8.x{N}.shared.b16` (N = 1, 2 or 4): lanes
 /// `8i..8i+8` give the addresses of the 8 rows (16 bytes each) of matrix `i`;
 /// register `i` receives row `lane/4`, columns `2(lane%4) + {0,1}` of matrix `i`.
@@ -165,9 +220,9 @@ pub fn mma_bf16_m16n8k16(a: [u32; 4], b: [u32; 2], c: [f32; 4]) -> [f32; 4] {
 /// # Safety
 /// Every row address must be 16 readable, 16-byte aligned bytes of shared memory.
 #[inline(always)]
-pub unsafe fn ldmatrix<const N: usize>(row_addr: *const u8) -> [u32; N] {
+pub unsafe fn ldmatrix<const N: usize>(row_addr: Shared) -> [u32; N] {
     // SAFETY: forwarded to the caller.
-    unsafe { backend::ldmatrix::<N>(row_addr, false) }
+    unsafe { backend::ldmatrix::<N>(row_addr.0, false) }
 }
 /// `ldmatrix ... .trans`: register `i` receives rows `2(lane%4) + {0,1}`,
 /// column `lane/4` of matrix `i` (the fragment of its transpose).
@@ -175,9 +230,9 @@ pub unsafe fn ldmatrix<const N: usize>(row_addr: *const u8) -> [u32; N] {
 /// # Safety
 /// As [`ldmatrix`].
 #[inline(always)]
-pub unsafe fn ldmatrix_trans<const N: usize>(row_addr: *const u8) -> [u32; N] {
+pub unsafe fn ldmatrix_trans<const N: usize>(row_addr: Shared) -> [u32; N] {
     // SAFETY: forwarded to the caller.
-    unsafe { backend::ldmatrix::<N>(row_addr, true) }
+    unsafe { backend::ldmatrix::<N>(row_addr.0, true) }
 }
 
 /// `cp.async.cg.shared.global [dst], [src], 16, src_bytes`: asynchronously
@@ -187,9 +242,9 @@ pub unsafe fn ldmatrix_trans<const N: usize>(row_addr: *const u8) -> [u32; N] {
 /// `dst`: 16 writable, 16-byte aligned shared bytes; `src`: `src_bytes`
 /// readable global bytes, 16-byte aligned.
 #[inline(always)]
-pub unsafe fn cp_async_16(dst: *mut u8, src: *const u8, src_bytes: u32) {
+pub unsafe fn cp_async_16(dst: Shared, src: *const u8, src_bytes: u32) {
     // SAFETY: forwarded to the caller.
-    unsafe { backend::cp_async_16(dst, src, src_bytes) }
+    unsafe { backend::cp_async_16(dst.0, src, src_bytes) }
 }
 /// `ld.global.v4.u32`: 16 bytes in one access.
 ///

@@ -106,7 +106,9 @@ impl Rule {
         match self {
             Rule::HeadDim => "head_dim must be 64 or 128",
             Rule::ThreadsPerBlock => "warps * 32 must be between 32 and 1024 threads per block",
-            Rule::RowsPerWarp => "v1 gives each warp 16 query rows: block_m must equal 16 * warps",
+            Rule::RowsPerWarp => {
+                "v1 gives each warp 16 or 32 query rows: block_m must equal 16 * warps or 32 * warps"
+            }
             Rule::TileDivisibility => {
                 "tiles must divide evenly: v0 needs (warps*32) % block_m == 0 and head_dim, block_n \
                  divisible by the threads per row; v1 needs block_n % 16 == 0 and every tile load \
@@ -168,7 +170,7 @@ impl TileConfig {
                 }
             }
             Family::V1 => {
-                if bm != 16 * self.warps {
+                if bm != 16 * self.warps && bm != 32 * self.warps {
                     return Err(Rule::RowsPerWarp);
                 }
                 if self.stages < 2 || self.stages > 4 {
@@ -230,9 +232,10 @@ mod tests {
             Err(Rule::TileDivisibility)
         );
         assert_eq!(
-            v1(64, 64, 64, 2, 2).check(Arch::Sm89),
+            v1(64, 64, 64, 1, 2).check(Arch::Sm89),
             Err(Rule::RowsPerWarp)
         );
+        assert_eq!(v1(64, 64, 64, 2, 2).check(Arch::Sm89), Ok(()));
         assert_eq!(
             v1(64, 64, 40, 4, 2).check(Arch::Sm89),
             Err(Rule::TileDivisibility)

@@ -67,6 +67,9 @@ unsafe fn load_tile<const D: usize, const ROWS: usize, const W: usize>(
 /// The launch geometry above, and `p` describing valid tensors: Q, O
 /// `[batch, seqlen_q, heads_q, D]`, K, V `[batch, seqlen_k, heads_kv, D]` under
 /// their strides, LSE `[batch, heads_q, seqlen_q]` contiguous.
+// Inlined into each generated entry point: as a called function its
+// parameter block went through a 160-byte local-memory frame.
+#[inline(always)]
 pub unsafe fn attn_fwd<
     E: Element,
     const D: usize,

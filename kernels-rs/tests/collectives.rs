@@ -33,7 +33,7 @@ use std::time::Duration;
 
 use tileattn_kernels::prims::emu::{EmuError, LaunchDims, launch};
 use tileattn_kernels::prims::{
-    block_idx, cp_async_16, cp_async_commit, cp_async_wait, dyn_smem, lane_id, ldmatrix,
+    Shared, block_idx, cp_async_16, cp_async_commit, cp_async_wait, dyn_smem, lane_id, ldmatrix,
     ldmatrix_trans, mma_bf16_m16n8k16, mma_f16_m16n8k16, pack_bf16x2, pack_f16x2, shfl_idx_f32,
     shfl_xor_f32, sync_threads, thread_idx, warp_id,
 };
@@ -655,7 +655,7 @@ fn ldmatrix_x1_x2_x4_and_trans_follow_isa_fragment_layout() {
             };
             // SAFETY: every slot is 16-byte aligned (128-byte aligned base,
             // 32-byte slots) and inside shared memory.
-            let row = unsafe { (base as *const u8).add(ldm_row_offset(w, slot)) };
+            let row = Shared::of(unsafe { (base as *const u8).add(ldm_row_offset(w, slot)) });
             let mut regs = [0u32; 4];
             // SAFETY: as above, for every lane.
             unsafe {
@@ -731,9 +731,9 @@ fn check_ldmatrix_mma_chain(ty: Half, seed: u64) {
             }
         }
         sync_threads();
-        let at = |off: usize, row: usize, col: usize| -> *const u8 {
+        let at = |off: usize, row: usize, col: usize| -> Shared {
             // SAFETY: row < 16, col + 8 <= HD: inside the tile; 16-byte aligned.
-            unsafe { s16.add(off + row * ROW_STRIDE + col) as *const u8 }
+            Shared::of(unsafe { s16.add(off + row * ROW_STRIDE + col) as *const u8 })
         };
         let mat = lane / 8;
         // A fragments of Q per k-step: x4 matrices (rows 0–7, k 0–7),
@@ -926,11 +926,11 @@ fn cp_async_groups_complete_in_commit_order_with_zero_fill() {
         // Phase 1.
         // SAFETY (all cp_async_16 below): dst is 16 writable, 16-byte aligned
         // shared bytes; src is a 16-byte aligned chunk of `src`.
-        unsafe { cp_async_16(dst(0, tid), src_of(0), 16) };
+        unsafe { cp_async_16(Shared::of(dst(0, tid)), src_of(0), 16) };
         cp_async_commit(); // A
-        unsafe { cp_async_16(dst(1, tid), src_of(1), cp_src_size(tid) as u32) };
+        unsafe { cp_async_16(Shared::of(dst(1, tid)), src_of(1), cp_src_size(tid) as u32) };
         cp_async_commit(); // B
-        unsafe { cp_async_16(dst(2, tid), src_of(2), 16) };
+        unsafe { cp_async_16(Shared::of(dst(2, tid)), src_of(2), 16) };
         cp_async_commit(); // C
         for region in 0..3 {
             old_or_new(region, "before any wait");
@@ -950,8 +950,8 @@ fn cp_async_groups_complete_in_commit_order_with_zero_fill() {
 
         // Phase 2: one group of two copies, then two empty groups.
         unsafe {
-            cp_async_16(dst(3, tid), src_of(3), 16);
-            cp_async_16(dst(4, tid), src_of(4), 16);
+            cp_async_16(Shared::of(dst(3, tid)), src_of(3), 16);
+            cp_async_16(Shared::of(dst(4, tid)), src_of(4), 16);
         }
         cp_async_commit();
         cp_async_commit();

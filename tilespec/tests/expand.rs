@@ -11,20 +11,21 @@ head_dims = [128]
 causal = [false]
 block_m = [64, 128]
 block_n = [64]
-warps = [4, 8]
+warps = [2, 8]
 stages = [2]
 "#;
 
 #[test]
 fn products_expand_and_invalid_members_are_dropped_once_per_rule() {
     let e = expand(FAMILY).unwrap();
-    // (64, w4) and (128, w8) are valid; (64, w8) and (128, w4) break "16 rows per warp".
+    // (64, w2) and (128, w8) are valid (32 and 16 rows per warp); (64, w8) and
+    // (128, w2) break "16 or 32 rows per warp".
     let names: Vec<_> = e.variants.iter().map(|v| v.entry_name()).collect();
     assert_eq!(
         names,
         [
             "attn_fwd_v1_d128_bf16_bm128_bn64_w8_s2_noncausal",
-            "attn_fwd_v1_d128_bf16_bm64_bn64_w4_s2_noncausal"
+            "attn_fwd_v1_d128_bf16_bm64_bn64_w2_s2_noncausal"
         ]
     );
     assert_eq!(e.dropped.len(), 1);

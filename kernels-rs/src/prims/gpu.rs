@@ -46,9 +46,38 @@ pub(crate) fn dyn_smem() -> *mut u8 {
     core::intrinsics::gpu::gpu_launch_sized_workgroup_mem::<u8>()
 }
 
+/// A 32-bit `.shared` window address.
+pub(crate) type SharedAddr = u32;
+
+#[inline(always)]
+pub(crate) fn shared_add(a: SharedAddr, bytes: u32) -> SharedAddr {
+    a.wrapping_add(bytes)
+}
+
+#[inline(always)]
+pub(crate) fn shared_opaque(a: SharedAddr) -> SharedAddr {
+    let r: u32;
+    // SAFETY: a register move; the asm only hides the value from LLVM. Not
+    // `pure`, so LLVM neither hoists it out of a loop nor merges two of them.
+    unsafe {
+        asm!("mov.b32 {r}, {a};", r = out(reg32) r, a = in(reg32) a, options(nomem, nostack))
+    };
+    r
+}
+
+#[inline(always)]
+pub(crate) fn opaque_ptr(p: *const u8) -> *const u8 {
+    let r: u64;
+    // SAFETY: as `shared_opaque`.
+    unsafe {
+        asm!("mov.b64 {r}, {p};", r = out(reg64) r, p = in(reg64) p as u64, options(nomem, nostack))
+    };
+    r as *const u8
+}
+
 /// Generic address of shared memory → 32-bit `.shared` address.
 #[inline(always)]
-fn smem_addr(p: *const u8) -> u32 {
+pub(crate) fn shared_addr(p: *const u8) -> SharedAddr {
     let a: u64;
     // SAFETY: pure address arithmetic.
     unsafe {
@@ -63,6 +92,16 @@ pub(crate) fn exp2(x: f32) -> f32 {
     // SAFETY: pure arithmetic.
     unsafe {
         asm!("ex2.approx.ftz.f32 {y}, {x};", y = out(reg32) y, x = in(reg32) x, options(pure, nomem, nostack))
+    };
+    y
+}
+
+#[inline(always)]
+pub(crate) fn fma(a: f32, b: f32, c: f32) -> f32 {
+    let y: f32;
+    // SAFETY: pure arithmetic.
+    unsafe {
+        asm!("fma.rn.f32 {y}, {a}, {b}, {c};", y = out(reg32) y, a = in(reg32) a, b = in(reg32) b, c = in(reg32) c, options(pure, nomem, nostack))
     };
     y
 }
@@ -179,8 +218,7 @@ mma_m16n8k16!(mma_bf16_m16n8k16, "bf16");
 /// `row_addr` must point at 16 readable bytes of shared memory in every lane
 /// that supplies a row address.
 #[inline(always)]
-pub(crate) unsafe fn ldmatrix<const N: usize>(row_addr: *const u8, trans: bool) -> [u32; N] {
-    let a = smem_addr(row_addr);
+pub(crate) unsafe fn ldmatrix<const N: usize>(a: SharedAddr, trans: bool) -> [u32; N] {
     let mut r = [0u32; N];
     // SAFETY: guaranteed by the caller; N and trans are compile-time after inlining.
     unsafe {
@@ -213,10 +251,10 @@ pub(crate) unsafe fn ldmatrix<const N: usize>(row_addr: *const u8, trans: bool) 
 /// `dst` must be 16 writable bytes of shared memory, `src` `src_bytes` readable
 /// bytes of global memory.
 #[inline(always)]
-pub(crate) unsafe fn cp_async_16(dst: *mut u8, src: *const u8, src_bytes: u32) {
+pub(crate) unsafe fn cp_async_16(dst: SharedAddr, src: *const u8, src_bytes: u32) {
     // SAFETY: guaranteed by the caller.
     unsafe {
-        asm!("cp.async.cg.shared.global [{d}], [{s}], 16, {n};", d = in(reg32) smem_addr(dst), s = in(reg64) src as u64, n = in(reg32) src_bytes, options(nostack))
+        asm!("cp.async.cg.shared.global [{d}], [{s}], 16, {n};", d = in(reg32) dst, s = in(reg64) src as u64, n = in(reg32) src_bytes, options(nostack))
     }
 }
 #[inline(always)]

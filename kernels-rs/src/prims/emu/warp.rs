@@ -76,13 +76,35 @@ pub(crate) fn mma_bf16_m16n8k16(a: [u32; 4], b: [u32; 2], c: [f32; 4]) -> [f32; 
     mma_m16n8k16(a, b, c, MmaType::Bf16)
 }
 
+/// In the emulator a shared-memory address is a host pointer into the
+/// block's shared buffer.
+pub(crate) type SharedAddr = *const u8;
+
+pub(crate) fn shared_addr(p: *const u8) -> SharedAddr {
+    p
+}
+
+pub(crate) fn shared_add(a: SharedAddr, bytes: u32) -> SharedAddr {
+    a.wrapping_add(bytes as usize)
+}
+
+/// Opacity only matters to the GPU compiler.
+pub(crate) fn opaque_ptr(p: *const u8) -> *const u8 {
+    p
+}
+
+/// As [`opaque_ptr`].
+pub(crate) fn shared_opaque(a: SharedAddr) -> SharedAddr {
+    a
+}
+
 /// `ldmatrix.sync.aligned.m8n8.x{N}[.trans].shared.b16`: lanes `8i..8i+8` give
 /// the row addresses of matrix `i`; register `i` of every lane receives its
 /// fragment of matrix `i`.
 ///
 /// # Safety
 /// Every address a participating lane gives must point at 16 readable bytes.
-pub(crate) unsafe fn ldmatrix<const N: usize>(row_addr: *const u8, trans: bool) -> [u32; N] {
+pub(crate) unsafe fn ldmatrix<const N: usize>(row_addr: SharedAddr, trans: bool) -> [u32; N] {
     let lane = with_ctx(|c, _| c.tid % 32) as usize;
     let addrs = warp_exchange(row_addr as usize);
     let (g, t) = (lane / 4, lane % 4);
@@ -121,11 +143,11 @@ pub(crate) struct CpAsyncQueue {
 /// # Safety
 /// `dst` must be 16 writable shared bytes and `src` `src_bytes` readable bytes
 /// when the copy is performed.
-pub(crate) unsafe fn cp_async_16(dst: *mut u8, src: *const u8, src_bytes: u32) {
+pub(crate) unsafe fn cp_async_16(dst: SharedAddr, src: *const u8, src_bytes: u32) {
     // SAFETY: the queue belongs to the calling thread and is not aliased.
     with_ctx(|c, _| unsafe {
         (*c.cp_async.get()).uncommitted.push(PendingCopy {
-            dst,
+            dst: dst as *mut u8,
             src,
             src_bytes: src_bytes.min(16),
         })
