@@ -8,9 +8,10 @@
 //! - measuring: [`timing`] (the GPU timing protocol), [`ceilings`] (copy and mma roofs), [`stats`] (median CIs, ratios, outliers, adaptive stopping),
 //!   [`metrics`] (exact FLOPs, minimum bytes, rates, cache residency);
 //! - a problem on the device, verified then timed: [`workload`];
-//! - what to measure: [`suites`]; a whole benchmark run: [`bench`];
+//! - what to measure: [`suites`] (built in), [`suite_file`] (user TOML files); a whole benchmark run: [`bench`];
 //! - tuning: [`tune`] (verify, time, rank), [`tune_cache`] (per-build tuning results and dispatch through them);
-//! - results: [`runfile`] (versioned run JSON), [`fsutil`] (atomic writes);
+//! - results: [`runfile`] (versioned run JSON, written and read back), [`fsutil`] (atomic writes);
+//! - from results: [`report`] (Markdown), [`plot`] (SVG figures), [`implementations`] (the order both list them in);
 //! - the PyTorch baseline: [`torch_side`] (drives `scripts/sdpa_baseline.py`).
 
 pub mod bench;
@@ -20,15 +21,19 @@ pub mod device;
 pub mod emulate;
 pub mod error;
 pub mod fsutil;
+pub mod implementations;
 pub mod launch;
 pub mod metrics;
 pub mod npy;
+pub mod plot;
 pub mod problem;
 pub mod ptxas;
 pub mod reference;
 pub mod registry;
+pub mod report;
 pub mod runfile;
 pub mod stats;
+pub mod suite_file;
 pub mod suites;
 pub mod tensor;
 pub mod timing;

@@ -15,7 +15,7 @@
 use tileattn_kernels::DType;
 
 use crate::problem::Problem;
-use crate::runfile::{CacheMode, Ceilings, Measurement};
+use crate::runfile::{Ceilings, Measurement};
 use crate::{Error, Result};
 
 /// Number of (query, key) score pairs one (batch, query head) computes.
@@ -173,8 +173,8 @@ pub fn speedup(baseline: &Measurement, candidate: &Measurement) -> Result<f64> {
     if baseline.mode != candidate.mode {
         return Err(Error::Incomparable(format!(
             "speed-up between {} and {} L2 measurements",
-            mode_name(baseline.mode),
-            mode_name(candidate.mode)
+            baseline.mode.name(),
+            candidate.mode.name()
         )));
     }
     let (b, c) = (baseline.summary.median_ms, candidate.summary.median_ms);
@@ -186,20 +186,13 @@ pub fn speedup(baseline: &Measurement, candidate: &Measurement) -> Result<f64> {
     Ok(b / c)
 }
 
-fn mode_name(mode: CacheMode) -> &'static str {
-    match mode {
-        CacheMode::Cold => "cold",
-        CacheMode::Hot => "hot",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
     use tileattn_kernels::mask::causal_key_end;
 
     use super::*;
-    use crate::runfile::{Outliers, StopReason, Summary};
+    use crate::runfile::{CacheMode, Outliers, StopReason, Summary};
 
     /// Every (query, key) pair, tested one by one against the kernels' mask.
     fn brute_pairs(sq: u32, sk: u32, causal: bool) -> u64 {

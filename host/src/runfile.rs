@@ -4,6 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
+mod load;
+use load::nan_if_null;
+
 /// Bumped on any change a reader of an older file could misread.
 pub const RUN_SCHEMA_VERSION: u32 = 1;
 
@@ -94,6 +97,48 @@ pub struct ProblemKey {
     pub causal: bool,
 }
 
+impl std::fmt::Display for ProblemKey {
+    /// As `Problem` prints itself, so a report's rows read like the CLI's.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "B={} Hq={} Hkv={} Sq={} Sk={} D={} {}{}",
+            self.batch,
+            self.heads_q,
+            self.heads_kv,
+            self.seqlen_q,
+            self.seqlen_k,
+            self.head_dim,
+            self.dtype,
+            if self.causal { " causal" } else { "" }
+        )
+    }
+}
+
+impl ProblemKey {
+    /// `B=32 H=8 S=512 D=64 f16 causal`: the compact form tables and figures
+    /// use; heads and sequence lengths are written once when equal.
+    pub fn label(&self) -> String {
+        let heads = if self.heads_q == self.heads_kv {
+            format!("H={}", self.heads_q)
+        } else {
+            format!("Hq={} Hkv={}", self.heads_q, self.heads_kv)
+        };
+        let lens = if self.seqlen_q == self.seqlen_k {
+            format!("S={}", self.seqlen_q)
+        } else {
+            format!("Sq={} Sk={}", self.seqlen_q, self.seqlen_k)
+        };
+        format!(
+            "B={} {heads} {lens} D={} {}{}",
+            self.batch,
+            self.head_dim,
+            self.dtype,
+            if self.causal { " causal" } else { "" }
+        )
+    }
+}
+
 /// L2 state each sample started from.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, Hash)]
 #[serde(rename_all = "lowercase")]
@@ -102,6 +147,15 @@ pub enum CacheMode {
     Cold,
     /// No flush: back-to-back samples, inputs may be resident in L2.
     Hot,
+}
+
+impl CacheMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            CacheMode::Cold => "cold",
+            CacheMode::Hot => "hot",
+        }
+    }
 }
 
 /// Why sampling stopped.
@@ -154,7 +208,10 @@ pub struct ClockCheck {
 /// Output of a measured implementation compared against the f64 reference.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Correctness {
-    /// ‖out − ref‖ / ‖ref‖ (NaN if any output was NaN).
+    /// ‖out − ref‖ / ‖ref‖ (NaN if any output was NaN). JSON has no NaN, so
+    /// serde_json writes it as `null`; reading `null` back as NaN keeps such a
+    /// (failed) verdict loadable, where any other null is rejected.
+    #[serde(deserialize_with = "nan_if_null")]
     pub rel_l2_err: f64,
     pub tolerance: f64,
     pub passed: bool,

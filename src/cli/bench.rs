@@ -9,15 +9,21 @@ use tileattn::host::runfile::{CacheMode, Environment, RUN_SCHEMA_VERSION, RunFil
 use tileattn::host::timing::Timer;
 use tileattn::host::torch_side::{self, Backend, Started, Timeouts};
 use tileattn::host::tune_cache::{BuildIdentity, TuneCache, rfc3339_utc};
-use tileattn::host::{Error, Result, ceilings, suites};
+use tileattn::host::{Error, Result, ceilings};
 
 use super::measure_args::TimingArgs;
 
 #[derive(clap::Args)]
 pub struct Args {
     /// Built-in suite: seed, fa2, cliff, gqa.
-    #[arg(long)]
-    suite: String,
+    #[arg(
+        long,
+        required_unless_present = "suite_file",
+        conflicts_with = "suite_file"
+    )]
+    suite: Option<String>,
+    #[arg(long, value_name = "PATH", help = super::measure_args::SUITE_FILE_HELP)]
+    suite_file: Option<PathBuf>,
     /// Also measure PyTorch's SDPA backends on the same inputs (`torch`).
     #[arg(long)]
     compare: Option<String>,
@@ -27,7 +33,7 @@ pub struct Args {
     /// Cache modes, comma-separated (default: cold; the cliff suite: cold,hot).
     #[arg(long)]
     modes: Option<String>,
-    /// Directory for the run file (SUITE.json).
+    /// Directory for the run file (SUITE.json), its report (SUITE.md) and figures (SUITE-*.svg).
     #[arg(long, default_value = "bench-out")]
     out: PathBuf,
     /// Tuning cache (default: $TILEATTN_TUNE_CACHE, else ~/.cache/tileattn/tune.json).
@@ -43,7 +49,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
-    let problems = suites::builtin(&args.suite)?;
+    let (suite, problems) =
+        super::measure_args::suite(args.suite.as_deref(), args.suite_file.as_deref())?
+            .ok_or_else(|| Error::Invalid("--suite or --suite-file is required".into()))?;
     let backends: Vec<Backend> = match args.compare.as_deref() {
         None => Vec::new(),
         Some("torch") => args
@@ -63,11 +71,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             )));
         }
     };
-    let default_modes = if args.suite == "cliff" {
-        "cold,hot"
-    } else {
-        "cold"
-    };
+    let default_modes = if suite == "cliff" { "cold,hot" } else { "cold" };
     let modes = args
         .modes
         .as_deref()
@@ -135,17 +139,28 @@ pub fn run(args: Args) -> Result<ExitCode> {
     env.torch_version = torch_version;
     let run = RunFile {
         schema_version: RUN_SCHEMA_VERSION,
-        suite: args.suite.clone(),
+        suite: suite.clone(),
         created_utc,
         env,
         measurements,
         tuning,
     };
-    let path = args.out.join(format!("{}.json", args.suite));
+    let path = args.out.join(format!("{suite}.json"));
     run.save(&path)?;
     println!("wrote {}", path.display());
     if let Some(t) = torch {
         t.quit()?;
+    }
+    // The report and figures are computed from the run alone; if drawing fails,
+    // the measurements are already safe and `tileattn plot`/`report` can retry.
+    let outputs = super::report::write(&run, &args.out.join(format!("{suite}.md")))
+        .and_then(|()| super::plot::write(&run, &args.out, &suite));
+    if let Err(e) = outputs {
+        eprintln!(
+            "tileattn: the run is saved in {}; `tileattn report` and `tileattn plot` redo what failed",
+            path.display()
+        );
+        return Err(e);
     }
     let failed = run
         .measurements

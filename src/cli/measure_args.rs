@@ -1,10 +1,13 @@
 //! Options shared by the commands that measure: the problem and the timing protocol.
 
+use std::path::Path;
 use std::time::Duration;
 
 use tileattn::host::problem::Problem;
 use tileattn::host::runfile::CacheMode;
 use tileattn::host::stats::StopRule;
+use tileattn::host::suite_file::UserSuite;
+use tileattn::host::suites;
 use tileattn::host::timing::TimingConfig;
 use tileattn::host::{Error, Result};
 use tileattn::kernels::DType;
@@ -85,5 +88,26 @@ pub fn seconds(flag: &str, s: f64) -> Result<Duration> {
         Err(Error::Invalid(format!(
             "{flag} must be a positive number of seconds, got {s}"
         )))
+    }
+}
+
+/// Help shown for `--suite-file`: the format, in short.
+pub const SUITE_FILE_HELP: &str = "A suite of your own: a TOML file with optional top-level \
+`name`, `dtype`, `causal` and one [[problem]] table per problem (batch, heads_q, seqlen_q, head_dim; \
+optional heads_kv, seqlen_k, dtype, causal). See suites/example.toml.";
+
+/// The name and problems of `--suite NAME` (built in) or `--suite-file PATH`;
+/// None when neither was given.
+pub fn suite(name: Option<&str>, file: Option<&Path>) -> Result<Option<(String, Vec<Problem>)>> {
+    match (name, file) {
+        (Some(_), Some(_)) => Err(Error::Invalid(
+            "--suite and --suite-file: give one or the other".into(),
+        )),
+        (Some(n), None) => Ok(Some((n.to_string(), suites::builtin(n)?))),
+        (None, Some(f)) => {
+            let s = UserSuite::load(f)?;
+            Ok(Some((s.name, s.problems)))
+        }
+        (None, None) => Ok(None),
     }
 }

@@ -6,8 +6,10 @@ mod bench;
 mod check;
 mod info;
 mod measure_args;
+mod plot;
 mod report;
 mod run;
+mod tables;
 mod time;
 mod tune;
 mod variants;
@@ -39,8 +41,12 @@ enum Command {
     Check(check::Args),
     /// Run attention on tensors from .npy files and write O (and LSE) as .npy.
     Run(run::Args),
-    /// Benchmark a suite (tuned tileattn, optionally torch's SDPA backends) into a run file.
+    /// Benchmark a suite (tuned tileattn, optionally torch's SDPA backends) into a run file, its Markdown report and figures.
     Bench(bench::Args),
+    /// Redraw the SVG figures of a saved run file.
+    Plot(plot::Args),
+    /// Rewrite the Markdown report of a saved run file.
+    Report(report::Args),
     /// Verify one variant on one shape, then time it with full statistics.
     Time(time::Args),
     /// Verify, time and rank every valid variant for a shape or suite; cache the winners.
@@ -54,6 +60,8 @@ pub fn run(cli: Cli) -> tileattn::host::Result<ExitCode> {
         Command::Check(a) => check::run(a),
         Command::Run(a) => run::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Plot(a) => plot::run(a),
+        Command::Report(a) => report::run(a),
         Command::Time(a) => time::run(a),
         Command::Tune(a) => tune::run(a),
     }

@@ -13,7 +13,7 @@ use tileattn::host::workload::{Verdict, Workload, verify_and_time};
 use tileattn::host::{Error, Result};
 
 use super::measure_args::{ProblemArgs, TimingArgs};
-use super::report::{measurement_table, print_ceilings};
+use super::tables::{measurement_table, print_ceilings};
 
 #[derive(clap::Args)]
 pub struct Args {

@@ -9,18 +9,20 @@ use tileattn::host::problem::Problem;
 use tileattn::host::timing::Timer;
 use tileattn::host::tune::{self, Outcome, TuneConfig, Tuned};
 use tileattn::host::tune_cache::{BuildIdentity, Strategy, TuneCache};
-use tileattn::host::{Error, Result, suites};
+use tileattn::host::{Error, Result};
 
 use super::measure_args::{ProblemArgs, TimingArgs, seconds};
-use super::report::measurement_table;
+use super::tables::measurement_table;
 
 #[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]
     problem: ProblemArgs,
     /// Tune every shape of a built-in suite (seed, fa2, cliff, gqa) instead of --shape.
-    #[arg(long, conflicts_with = "shape")]
+    #[arg(long, conflicts_with_all = ["shape", "suite_file"])]
     suite: Option<String>,
+    #[arg(long, value_name = "PATH", conflicts_with = "shape", help = super::measure_args::SUITE_FILE_HELP)]
+    suite_file: Option<PathBuf>,
     /// exhaustive (every candidate to full precision) or halving (successive halving).
     #[arg(long, default_value = "exhaustive")]
     strategy: String,
@@ -46,10 +48,11 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
-    let problems: Vec<Problem> = match &args.suite {
-        Some(name) => suites::builtin(name)?,
-        None => vec![args.problem.problem()?],
-    };
+    let problems: Vec<Problem> =
+        match super::measure_args::suite(args.suite.as_deref(), args.suite_file.as_deref())? {
+            Some((_, problems)) => problems,
+            None => vec![args.problem.problem()?],
+        };
     let strategy = match args.strategy.as_str() {
         "exhaustive" => Strategy::Exhaustive,
         "halving" => Strategy::Halving,

@@ -1,0 +1,115 @@
+//! SVG figures of a run, drawn with plotters' SVG backend (text stays text, in
+//! a generic sans-serif family, so the files are small and diffable):
+//!
+//! - [`throughput`]: TFLOP/s vs sequence length per implementation, CI bands;
+//! - [`cliff`]: achieved GB/s vs sequence length, cold and hot, the L2 size marked;
+//! - [`heatmap`]: each tuned problem's TFLOP/s by block_m × block_n;
+//! - [`roofline`]: every measurement under the measured copy and mma ceilings.
+//!
+//! Layout ([`layout`]), colours and markers ([`style`]) and the grouping of
+//! measurements into panels ([`panels`]) are shared, so an implementation
+//! looks the same in every figure.
+
+pub mod cliff;
+pub mod heatmap;
+pub mod layout;
+pub mod panels;
+pub mod roofline;
+pub mod seqlen;
+pub mod style;
+pub mod throughput;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::{Path, PathBuf};
+
+use crate::runfile::RunFile;
+use crate::{Result, fsutil};
+
+/// The figures, in the order `tileattn plot` writes them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Figure {
+    Throughput,
+    Cliff,
+    Heatmap,
+    Roofline,
+}
+
+/// A figure, or why the run has nothing to draw in it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Drawing {
+    Svg(String),
+    Nothing(String),
+}
+
+impl Figure {
+    pub const ALL: [Figure; 4] = [
+        Figure::Throughput,
+        Figure::Cliff,
+        Figure::Heatmap,
+        Figure::Roofline,
+    ];
+
+    /// The file-name suffix: `PREFIX-NAME.svg`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Figure::Throughput => "throughput",
+            Figure::Cliff => "cliff",
+            Figure::Heatmap => "heatmap",
+            Figure::Roofline => "roofline",
+        }
+    }
+
+    pub fn draw(self, run: &RunFile) -> Result<Drawing> {
+        match self {
+            Figure::Throughput => throughput::draw(run),
+            Figure::Cliff => cliff::draw(run),
+            Figure::Heatmap => heatmap::draw(run),
+            Figure::Roofline => roofline::draw(run),
+        }
+    }
+}
+
+/// What [`write_all`] did.
+#[derive(Debug, Default)]
+pub struct Written {
+    pub files: Vec<PathBuf>,
+    /// Figures with nothing to draw, and why.
+    pub skipped: Vec<(Figure, String)>,
+}
+
+/// Draw every figure of `run` into `dir` as `PREFIX-NAME.svg`.
+pub fn write_all(run: &RunFile, dir: &Path, prefix: &str) -> Result<Written> {
+    let mut out = Written::default();
+    for f in Figure::ALL {
+        match f.draw(run)? {
+            Drawing::Svg(svg) => {
+                let path = dir.join(format!("{prefix}-{}.svg", f.name()));
+                fsutil::write_atomic(&path, svg.as_bytes())?;
+                out.files.push(path);
+            }
+            Drawing::Nothing(why) => out.skipped.push((f, why)),
+        }
+    }
+    Ok(out)
+}
+
+/// The subtitle line every figure starts with: which run this is.
+fn run_line(run: &RunFile) -> String {
+    let e = &run.env;
+    format!(
+        "{} · tileattn {} · {}{} · {}",
+        e.gpu_name,
+        e.tileattn_commit,
+        e.torch_version
+            .as_deref()
+            .map_or("no torch".to_string(), |t| format!("torch {t}")),
+        if e.ceilings.is_some() {
+            ""
+        } else {
+            " · no ceilings"
+        },
+        run.created_utc
+    )
+}

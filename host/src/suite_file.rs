@@ -1,0 +1,286 @@
+//! User-defined benchmark suites: a TOML file listing problems, for
+//! `tileattn bench --suite-file` and `tileattn tune --suite-file`
+//! (`suites/example.toml` is a commented example, parsed by the tests).
+//!
+//! ```toml
+//! name = "long-context"  # optional: the file's stem; names the run's output files
+//! dtype = "bf16"         # optional: default dtype of the problems (f16 or bf16)
+//! causal = false         # optional: default mask of the problems (false if unset)
+//!
+//! [[problem]]
+//! batch = 1
+//! heads_q = 32
+//! heads_kv = 8           # optional: heads_q (no GQA)
+//! seqlen_q = 8192
+//! seqlen_k = 8192        # optional: seqlen_q
+//! head_dim = 128
+//! dtype = "bf16"         # optional if the top level has one
+//! causal = true          # optional: the top level's value
+//! ```
+//!
+//! Unknown keys are errors (a misspelt `seqlen_k` must not silently become
+//! `seqlen_q`), as are problems the kernels cannot compute, repeated problems
+//! (a report could not tell their rows apart) and names that would not make a
+//! plain file name or that shadow a built-in suite.
+
+use std::path::Path;
+
+use serde::Deserialize;
+use tileattn_kernels::DType;
+
+use crate::problem::Problem;
+use crate::suites::NAMES;
+use crate::{Error, Result};
+
+/// A suite read from a file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UserSuite {
+    pub name: String,
+    pub problems: Vec<Problem>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileDoc {
+    name: Option<String>,
+    dtype: Option<String>,
+    causal: Option<bool>,
+    #[serde(default)]
+    problem: Vec<FileProblem>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileProblem {
+    batch: u32,
+    heads_q: u32,
+    heads_kv: Option<u32>,
+    seqlen_q: u32,
+    seqlen_k: Option<u32>,
+    head_dim: u32,
+    dtype: Option<String>,
+    causal: Option<bool>,
+}
+
+impl UserSuite {
+    /// Read the suite file at `path`.
+    pub fn load(path: &Path) -> Result<UserSuite> {
+        let text = std::fs::read_to_string(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => {
+                Error::Invalid(format!("{}: no such suite file", path.display()))
+            }
+            _ => Error::io(path, e),
+        })?;
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        UserSuite::parse(&text, &stem).map_err(|m| Error::format(path, m))
+    }
+
+    /// Parse suite-file text; `default_name` (the file's stem) names a suite
+    /// that does not name itself. The error is a message without the path.
+    pub fn parse(text: &str, default_name: &str) -> std::result::Result<UserSuite, String> {
+        let doc: FileDoc = toml::from_str(text).map_err(|e| {
+            // toml's message spans several lines with a caret under the culprit.
+            format!("not a valid suite file:\n{e}")
+        })?;
+        let name = doc.name.clone().unwrap_or_else(|| default_name.to_string());
+        check_name(&name)?;
+        if doc.problem.is_empty() {
+            return Err(
+                "no problems: list each one in a [[problem]] table (see `tileattn bench --help`)"
+                    .into(),
+            );
+        }
+        let mut problems: Vec<Problem> = Vec::with_capacity(doc.problem.len());
+        for (i, fp) in doc.problem.iter().enumerate() {
+            let p = to_problem(fp, &doc).map_err(|e| format!("problem {}: {e}", i + 1))?;
+            if let Some(j) = problems.iter().position(|q| q.key() == p.key()) {
+                return Err(format!(
+                    "problem {} repeats problem {} ({p}): each problem is listed once",
+                    i + 1,
+                    j + 1
+                ));
+            }
+            problems.push(p);
+        }
+        Ok(UserSuite { name, problems })
+    }
+}
+
+fn to_problem(fp: &FileProblem, doc: &FileDoc) -> std::result::Result<Problem, String> {
+    let dtype_name = fp
+        .dtype
+        .as_deref()
+        .or(doc.dtype.as_deref())
+        .ok_or("no dtype: give one here or at the top of the file (f16 or bf16)")?;
+    let dtype = DType::parse(dtype_name)
+        .ok_or_else(|| format!("dtype `{dtype_name}`: expected f16 or bf16"))?;
+    let p = Problem::new(
+        fp.batch,
+        fp.heads_q,
+        fp.heads_kv.unwrap_or(fp.heads_q),
+        fp.seqlen_q,
+        fp.seqlen_k.unwrap_or(fp.seqlen_q),
+        fp.head_dim,
+        dtype,
+        fp.causal.or(doc.causal).unwrap_or(false),
+    );
+    // Problem's messages already say what is wrong and why.
+    p.validate().map_err(|e| match e {
+        Error::Invalid(m) => m,
+        other => other.to_string(),
+    })?;
+    Ok(p)
+}
+
+/// The name becomes file names (`NAME.json`, `NAME-throughput.svg`) and the
+/// run's `suite` field, which reports and comparisons go by.
+fn check_name(name: &str) -> std::result::Result<(), String> {
+    if name.is_empty() {
+        return Err("the suite has an empty name".into());
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+    {
+        return Err(format!(
+            "suite name `{name}` contains `{c}`: use letters, digits, `-`, `_` and `.` (it names the output files)"
+        ));
+    }
+    if name.starts_with('.') {
+        return Err(format!(
+            "suite name `{name}` starts with `.`: it would make hidden files"
+        ));
+    }
+    if NAMES.contains(&name) {
+        return Err(format!(
+            "suite name `{name}` is a built-in suite's: a user suite must not pass for it"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+name = "long-context"
+dtype = "bf16"
+
+[[problem]]
+batch = 1
+heads_q = 32
+heads_kv = 8
+seqlen_q = 8192
+head_dim = 128
+causal = true
+
+[[problem]]
+batch = 2
+heads_q = 16
+seqlen_q = 512
+seqlen_k = 4096
+head_dim = 64
+dtype = "f16"
+"#;
+
+    #[test]
+    fn a_good_file_is_parsed_with_its_defaults() {
+        let s = UserSuite::parse(GOOD, "file-stem").unwrap();
+        assert_eq!(s.name, "long-context");
+        assert_eq!(
+            s.problems,
+            vec![
+                Problem::new(1, 32, 8, 8192, 8192, 128, DType::Bf16, true),
+                Problem::new(2, 16, 16, 512, 4096, 64, DType::F16, false),
+            ]
+        );
+        // Without a name the file's stem names the suite.
+        let unnamed = GOOD.replacen("name = \"long-context\"", "", 1);
+        assert_eq!(UserSuite::parse(&unnamed, "mine").unwrap().name, "mine");
+    }
+
+    #[test]
+    fn bad_files_are_rejected_with_what_is_wrong() {
+        let cases: [(String, &str); 12] = [
+            (
+                "name = \"x\"\n[[problem]]\nbatch = 1\n".into(),
+                "missing field `heads_q`",
+            ),
+            (
+                GOOD.replacen("seqlen_k", "seqlen_kk", 1),
+                "unknown field `seqlen_kk`",
+            ),
+            (GOOD.replacen("batch = 2", "batch = -2", 1), "batch"),
+            (GOOD.replacen("batch = 2", "batch = \"2\"", 1), "batch"),
+            (
+                GOOD.replacen("head_dim = 64", "head_dim = 96", 1),
+                "problem 2: head dim 96",
+            ),
+            (
+                GOOD.replacen("heads_kv = 8", "heads_kv = 5", 1),
+                "problem 1: heads_q = 32 is not a multiple",
+            ),
+            (
+                GOOD.replacen("batch = 2", "batch = 0", 1),
+                "problem 2: batch is 0",
+            ),
+            (
+                GOOD.replacen("dtype = \"f16\"", "dtype = \"fp8\"", 1),
+                "dtype `fp8`",
+            ),
+            (
+                GOOD.replacen("dtype = \"bf16\"", "", 1),
+                "problem 1: no dtype",
+            ),
+            (GOOD.replacen("long-context", "fa2", 1), "built-in suite"),
+            (GOOD.replacen("long-context", "../x", 1), "contains `/`"),
+            ("name = \"x\"\n".into(), "no problems"),
+        ];
+        for (text, needle) in cases {
+            let e = UserSuite::parse(&text, "stem").unwrap_err();
+            assert!(e.contains(needle), "expected `{needle}` in: {e}");
+        }
+        let twice = format!(
+            "{GOOD}\n[[problem]]\nbatch = 1\nheads_q = 32\nheads_kv = 8\nseqlen_q = 8192\nhead_dim = 128\ncausal = true\n"
+        );
+        let e = UserSuite::parse(&twice, "stem").unwrap_err();
+        assert!(e.contains("problem 3 repeats problem 1"), "{e}");
+        let e = UserSuite::parse("[[problem]\n", "stem").unwrap_err();
+        assert!(e.starts_with("not a valid suite file"), "{e}");
+    }
+
+    #[test]
+    fn the_committed_example_parses() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../suites/example.toml");
+        let s = UserSuite::load(&path).unwrap();
+        assert_eq!(s.name, "example-long-context");
+        assert_eq!(
+            s.problems,
+            vec![
+                Problem::new(1, 32, 8, 8192, 8192, 128, DType::Bf16, true),
+                Problem::new(8, 32, 8, 128, 8192, 128, DType::Bf16, true),
+                Problem::new(32, 8, 8, 4096, 4096, 64, DType::F16, false),
+            ]
+        );
+    }
+
+    #[test]
+    fn files_are_read_with_their_path_in_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nightly.toml");
+        std::fs::write(&path, GOOD.replacen("name = \"long-context\"", "", 1)).unwrap();
+        assert_eq!(UserSuite::load(&path).unwrap().name, "nightly");
+        std::fs::write(&path, "name = 3\n").unwrap();
+        let e = UserSuite::load(&path).unwrap_err();
+        assert!(
+            matches!(e, Error::Format { .. }) && e.to_string().contains("nightly.toml"),
+            "{e}"
+        );
+        let e = UserSuite::load(&dir.path().join("absent.toml")).unwrap_err();
+        assert!(matches!(e, Error::Invalid(_)), "{e}");
+    }
+}
