@@ -4,7 +4,7 @@ shapes, for checking tileattn's own torch measurements against the protocol of
 ../shared/anchors (do_bench median, L2 flushed between calls by do_bench,
 warmup 25 ms, rep 100 ms; torch.randn inputs in [B, H, S, D]).
 
-Usage: python3 scripts/sdpa_do_bench.py fa2|seed [flash,cudnn] > out.json
+Usage: python3 scripts/sdpa_do_bench.py fa2|seed|cliff [flash,cudnn] > out.json
 """
 import json
 import sys
@@ -28,6 +28,9 @@ def shapes(suite):
                 for s in (512, 1024, 2048, 4096, 8192, 16384):
                     out.append((16384 // s, 2048 // d, s, d, torch.bfloat16, causal))
         return out
+    if suite == "cliff":
+        # host/src/suites.rs: 128·√2^k rounded to a multiple of 16, k = 0..12.
+        return [(4, 8, round(128 * 2 ** (k / 2) / 16) * 16, 128, torch.bfloat16, False) for k in range(13)]
     raise SystemExit(f"unknown suite {suite}")
 
 
