@@ -74,8 +74,14 @@ pub fn assemble(ptx: &str, arch: &str) -> Result<Vec<Resources>> {
 }
 
 /// Parse `ptxas -v` output (one "Compiling entry function" block per entry).
+///
+/// The stack/spill line belongs to the function named by the "Function
+/// properties for" line just before it; ptxas prints those blocks for
+/// non-entry functions (panic helpers) between entries too, and they must not
+/// overwrite the entry's numbers.
 pub fn parse_report(log: &str, arch: &str) -> Vec<Resources> {
     let mut all: Vec<Resources> = Vec::new();
+    let mut properties_of_entry = false;
     let num_before = |line: &str, unit: &str| -> Option<u32> {
         let i = line.find(unit)?;
         line[..i].split_whitespace().last()?.parse().ok()
@@ -95,7 +101,11 @@ pub fn parse_report(log: &str, arch: &str) -> Vec<Resources> {
             continue;
         }
         let Some(r) = all.last_mut() else { continue };
-        if line.contains("bytes stack frame") {
+        if let Some(name) = line.split("Function properties for ").nth(1) {
+            properties_of_entry = name.trim() == r.entry;
+            continue;
+        }
+        if line.contains("bytes stack frame") && properties_of_entry {
             r.stack_bytes = num_before(line, "bytes stack frame").unwrap_or(0);
             r.spill_store_bytes = num_before(line, "bytes spill stores").unwrap_or(0);
             r.spill_load_bytes = num_before(line, "bytes spill loads").unwrap_or(0);
@@ -119,6 +129,8 @@ mod tests {
                    ptxas info    : Function properties for k1\n    \
                    512 bytes stack frame, 8 bytes spill stores, 4 bytes spill loads\n\
                    ptxas info    : Used 168 registers, used 1 barriers, 16 bytes smem\n\
+                   ptxas info    : Function properties for panic_helper\n    \
+                   0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads\n\
                    ptxas info    : Compiling entry function 'k2' for 'sm_90'\n\
                    ptxas info    : Function properties for k2\n    \
                    0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads\n\

@@ -273,18 +273,25 @@ pub unsafe fn attn_fwd<
         // Mask: only tiles crossing the end of the keys or the diagonal.
         let n0 = (n * BN) as u32;
         if tile_needs_mask(m0, n0, BN as u32, sq, sk, CAUSAL) {
+            // This thread holds keys n0 + 2t + 8j + c (c = 0, 1). Each of its
+            // rows admits keys below an end; taken relative to the first key,
+            // one small integer per row and the comparisons are against
+            // constants (32-bit: seqlens are far below 2^31).
+            let first_key = (n0 + 2 * t as u32) as i32;
             for mi in 0..mt {
-                for j in 0..BN / 8 {
-                    for i in 0..4 {
-                        let row = (m0 as usize + row0 + 16 * mi + g + 8 * (i / 2)) as u32;
-                        let key = (n0 as usize + 8 * j + 2 * t + (i & 1)) as i64;
-                        let end = if CAUSAL {
-                            causal_key_end(row.min(sq - 1), sq, sk)
-                        } else {
-                            sk as i64
-                        };
-                        if key >= end {
-                            s[mi][j][i] = f32::NEG_INFINITY;
+                for r in 0..2 {
+                    let row = m0 + (row0 + 16 * mi + g + 8 * r) as u32;
+                    let end = if CAUSAL {
+                        causal_key_end(row.min(sq - 1), sq, sk) as i32
+                    } else {
+                        sk as i32
+                    };
+                    let limit = end - first_key;
+                    for j in 0..BN / 8 {
+                        for c in 0..2 {
+                            if (8 * j + c) as i32 >= limit {
+                                s[mi][j][2 * r + c] = f32::NEG_INFINITY;
+                            }
                         }
                     }
                 }
