@@ -11,6 +11,7 @@
 //! - what to measure: [`suites`]; a whole benchmark run: [`bench`];
 //! - tuning: [`tune`] (verify, time, rank), [`tune_cache`] (per-build tuning results and dispatch through them);
 //! - results: [`runfile`] (versioned run JSON), [`fsutil`] (atomic writes);
+//! - the performance ratchet: [`ratchet`] (runs against baselines, verdicts, upward-only updates);
 //! - the PyTorch baseline: [`torch_side`] (drives `scripts/sdpa_baseline.py`).
 
 pub mod bench;
@@ -25,6 +26,7 @@ pub mod metrics;
 pub mod npy;
 pub mod problem;
 pub mod ptxas;
+pub mod ratchet;
 pub mod reference;
 pub mod registry;
 pub mod runfile;

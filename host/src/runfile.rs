@@ -2,6 +2,8 @@
 //! the environment it ran in and every measurement's summary and raw samples.
 //! Reports, figures and the ratchet are all computed from it.
 
+use std::path::Path;
+
 use serde::{Deserialize, Serialize};
 
 /// Bumped on any change a reader of an older file could misread.
@@ -209,10 +211,214 @@ impl Environment {
 }
 
 impl RunFile {
+    /// Read a run file, refusing anything a comparison could be misled by: a
+    /// file that is not complete JSON (truncated), another schema version, a
+    /// NaN or infinite number (JSON has none: writers put `null` or `NaN`
+    /// there), or a time that is not positive.
+    pub fn load(path: &Path) -> crate::Result<RunFile> {
+        let text = std::fs::read_to_string(path).map_err(|e| crate::Error::io(path, e))?;
+        RunFile::parse(path, &text)
+    }
+
+    /// [`RunFile::load`] of text already read from `path`.
+    pub fn parse(path: &Path, text: &str) -> crate::Result<RunFile> {
+        // The version first: a file of another version would otherwise fail
+        // on some field with a message that does not say why.
+        let bad = |m: String| crate::Error::format(path, m);
+        let doc: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| bad(json_error(text, &e)))?;
+        let Some(top) = doc.as_object() else {
+            return Err(bad(
+                "not a run file: the top level is not a JSON object".into()
+            ));
+        };
+        match top.get("schema_version").map(|v| v.as_u64()) {
+            Some(Some(v)) if v == u64::from(RUN_SCHEMA_VERSION) => {}
+            Some(Some(v)) => {
+                return Err(bad(format!(
+                    "run file schema version {v}; this build reads version {RUN_SCHEMA_VERSION} only"
+                )));
+            }
+            Some(None) => return Err(bad("schema_version is not a version number".into())),
+            None => return Err(bad("no schema_version: not a tileattn run file".into())),
+        }
+        let run: RunFile = serde_json::from_str(text).map_err(|e| bad(json_error(text, &e)))?;
+        run.check().map_err(bad)?;
+        Ok(run)
+    }
+
+    /// Every time and rate of every measurement finite, times positive.
+    fn check(&self) -> std::result::Result<(), String> {
+        for (i, m) in self.measurements.iter().enumerate() {
+            let s = &m.summary;
+            let named = [
+                ("median_ms", s.median_ms),
+                ("ci_low_ms", s.ci_low_ms),
+                ("ci_high_ms", s.ci_high_ms),
+                ("mean_ms", s.mean_ms),
+                ("min_ms", s.min_ms),
+                ("max_ms", s.max_ms),
+            ];
+            let what = |field: String, x: f64| {
+                format!(
+                    "measurement {i} ({} {:?}): {field} is {x}; times must be positive and finite",
+                    m.implementation, m.problem
+                )
+            };
+            if let Some((f, x)) = named
+                .into_iter()
+                .find(|(_, x)| !(x.is_finite() && *x > 0.0))
+            {
+                return Err(what(format!("summary.{f}"), x));
+            }
+            if let Some((j, &x)) = m
+                .samples_ms
+                .iter()
+                .enumerate()
+                .find(|(_, x)| !(x.is_finite() && **x > 0.0))
+            {
+                return Err(what(format!("sample {j}"), x));
+            }
+            if m.samples_ms.len() < 2 {
+                return Err(format!(
+                    "measurement {i} ({} {:?}): {} sample(s); a measurement has at least 2",
+                    m.implementation,
+                    m.problem,
+                    m.samples_ms.len()
+                ));
+            }
+            let rates = [
+                ("stddev_ms", s.stddev_ms),
+                ("flops", m.flops),
+                ("bytes", m.bytes),
+                ("tflops", m.tflops),
+                ("gbs", m.gbs),
+            ];
+            if let Some((f, x)) = rates.into_iter().find(|(_, x)| !x.is_finite()) {
+                return Err(what(f.into(), x));
+            }
+        }
+        Ok(())
+    }
+
     /// Write the run as pretty JSON, atomically.
-    pub fn save(&self, path: &std::path::Path) -> crate::Result<()> {
+    pub fn save(&self, path: &Path) -> crate::Result<()> {
         let text = serde_json::to_string_pretty(self)
             .map_err(|e| crate::Error::format(path, format!("serializing the run: {e}")))?;
         crate::fsutil::write_atomic(path, text.as_bytes())
+    }
+}
+
+/// A JSON error in words that say what is wrong with the file: cut short,
+/// or a number JSON cannot hold where a NaN or an infinity was written.
+pub(crate) fn json_error(text: &str, e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    match e.classify() {
+        Category::Eof => format!("the JSON ends early (truncated file?): {e}"),
+        Category::Syntax => {
+            // serde_json's line and column are 1-based, the column in bytes;
+            // a minus sign is consumed before the error, so step back over it.
+            let line = text.lines().nth(e.line().saturating_sub(1)).unwrap_or("");
+            let mut start = e.column().saturating_sub(1);
+            if start > 0 && line.as_bytes().get(start - 1) == Some(&b'-') {
+                start -= 1;
+            }
+            let at = line.get(start..).unwrap_or("");
+            match ["NaN", "-NaN", "Infinity", "-Infinity", "inf", "-inf"]
+                .into_iter()
+                .find(|t| at.starts_with(t))
+            {
+                Some(t) => format!(
+                    "{t} at line {} column {}: a non-finite number, which JSON cannot hold \
+                     and no valid measurement contains",
+                    e.line(),
+                    e.column()
+                ),
+                None if e.to_string().starts_with("number out of range") => {
+                    format!("{e}: beyond any 64-bit float, so no time a run measured")
+                }
+                None => format!("not valid JSON: {e}"),
+            }
+        }
+        Category::Data if e.to_string().contains("invalid type: null") => format!(
+            "{e} (null is how a NaN or infinite number is written; no valid measurement has one)"
+        ),
+        _ => format!("not a valid file of this kind: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn committed_text() -> String {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../results/h100/fa2.json");
+        std::fs::read_to_string(path).unwrap()
+    }
+
+    /// The committed run with its first sample written as `raw` JSON text.
+    fn with_first_sample(raw: &str) -> String {
+        let mut v: serde_json::Value = serde_json::from_str(&committed_text()).unwrap();
+        v["measurements"][0]["samples_ms"][0] = "__MARK__".into();
+        serde_json::to_string_pretty(&v)
+            .unwrap()
+            .replace("\"__MARK__\"", raw)
+    }
+
+    fn parse_err(text: &str) -> String {
+        match RunFile::parse(Path::new("run.json"), text) {
+            Err(e @ crate::Error::Format { .. }) => e.to_string(),
+            other => panic!("expected a format error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn loads_the_committed_run() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../results/h100/fa2.json");
+        let run = RunFile::load(&path).unwrap();
+        assert_eq!((run.suite.as_str(), run.measurements.len()), ("fa2", 96));
+    }
+
+    #[test]
+    fn malformed_run_files_are_rejected_with_the_reason() {
+        let text = committed_text();
+        let cases: Vec<(String, &str)> = vec![
+            (
+                text[..text.len() / 2].to_string(),
+                "ends early (truncated file?)",
+            ),
+            (
+                text.replacen("\"schema_version\": 1", "\"schema_version\": 2", 1),
+                "schema version 2; this build reads version 1",
+            ),
+            (
+                text.replacen("\"schema_version\": 1,", "", 1),
+                "no schema_version",
+            ),
+            (with_first_sample("NaN"), "NaN at line"),
+            (with_first_sample("-Infinity"), "-Infinity at line"),
+            (with_first_sample("null"), "null is how a NaN"),
+            (with_first_sample("-1.0"), "sample 0 is -1"),
+            (with_first_sample("0"), "sample 0 is 0"),
+            (with_first_sample("1e999"), "number out of range at line"),
+            ("[1, 2]".into(), "top level is not a JSON object"),
+            ("{\"schema_version\": 1}".into(), "missing field"),
+        ];
+        for (text, needle) in cases {
+            let msg = parse_err(&text);
+            assert!(msg.starts_with("run.json: "), "{msg}");
+            assert!(msg.contains(needle), "`{needle}` not in: {msg}");
+        }
+    }
+
+    #[test]
+    fn a_measurement_needs_two_samples() {
+        let mut v: serde_json::Value = serde_json::from_str(&committed_text()).unwrap();
+        v["measurements"][3]["samples_ms"] = serde_json::json!([1.0]);
+        let msg = parse_err(&v.to_string());
+        assert!(
+            msg.contains("measurement 3") && msg.contains("at least 2"),
+            "{msg}"
+        );
     }
 }

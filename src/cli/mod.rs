@@ -6,6 +6,7 @@ mod bench;
 mod check;
 mod info;
 mod measure_args;
+mod ratchet;
 mod report;
 mod run;
 mod time;
@@ -45,6 +46,8 @@ enum Command {
     Time(time::Args),
     /// Verify, time and rank every valid variant for a shape or suite; cache the winners.
     Tune(tune::Args),
+    /// Judge a bench run against a baseline: exit 1 on a regression; --update raises the baseline.
+    Ratchet(ratchet::Args),
 }
 
 pub fn run(cli: Cli) -> tileattn::host::Result<ExitCode> {
@@ -56,6 +59,7 @@ pub fn run(cli: Cli) -> tileattn::host::Result<ExitCode> {
         Command::Bench(a) => bench::run(a),
         Command::Time(a) => time::run(a),
         Command::Tune(a) => tune::run(a),
+        Command::Ratchet(a) => ratchet::run(a),
     }
 }
 
