@@ -12,6 +12,7 @@
 //! - tuning: [`tune`] (verify, time, rank), [`tune_cache`] (per-build tuning results and dispatch through them);
 //! - results: [`runfile`] (versioned run JSON, written and read back), [`fsutil`] (atomic writes);
 //! - from results: [`report`] (Markdown), [`plot`] (SVG figures), [`implementations`] (the order both list them in);
+//! - the performance ratchet: [`ratchet`] (runs against baselines, verdicts, upward-only updates);
 //! - the PyTorch baseline: [`torch_side`] (drives `scripts/sdpa_baseline.py`).
 
 pub mod bench;
@@ -28,6 +29,7 @@ pub mod npy;
 pub mod plot;
 pub mod problem;
 pub mod ptxas;
+pub mod ratchet;
 pub mod reference;
 pub mod registry;
 pub mod report;

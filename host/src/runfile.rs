@@ -2,10 +2,13 @@
 //! the environment it ran in and every measurement's summary and raw samples.
 //! Reports, figures and the ratchet are all computed from it.
 
+use std::path::Path;
+
 use serde::{Deserialize, Serialize};
 
 mod load;
 use load::nan_if_null;
+pub(crate) use load::syntax_error;
 
 /// Bumped on any change a reader of an older file could misread.
 pub const RUN_SCHEMA_VERSION: u32 = 1;
@@ -267,9 +270,10 @@ impl Environment {
 
 impl RunFile {
     /// Write the run as pretty JSON, atomically.
-    pub fn save(&self, path: &std::path::Path) -> crate::Result<()> {
+    pub fn save(&self, path: &Path) -> crate::Result<()> {
         let text = serde_json::to_string_pretty(self)
             .map_err(|e| crate::Error::format(path, format!("serializing the run: {e}")))?;
         crate::fsutil::write_atomic(path, text.as_bytes())
     }
 }
+

@@ -7,6 +7,7 @@ mod check;
 mod info;
 mod measure_args;
 mod plot;
+mod ratchet;
 mod report;
 mod run;
 mod tables;
@@ -51,6 +52,8 @@ enum Command {
     Time(time::Args),
     /// Verify, time and rank every valid variant for a shape or suite; cache the winners.
     Tune(tune::Args),
+    /// Judge a bench run against a baseline: exit 1 on a regression; --update raises the baseline.
+    Ratchet(ratchet::Args),
 }
 
 pub fn run(cli: Cli) -> tileattn::host::Result<ExitCode> {
@@ -64,6 +67,7 @@ pub fn run(cli: Cli) -> tileattn::host::Result<ExitCode> {
         Command::Report(a) => report::run(a),
         Command::Time(a) => time::run(a),
         Command::Tune(a) => tune::run(a),
+        Command::Ratchet(a) => ratchet::run(a),
     }
 }
 
