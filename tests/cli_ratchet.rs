@@ -210,10 +210,10 @@ fn malformed_inputs_are_usage_errors_with_the_reason() {
         ),
     );
     let cases = [
-        (truncated, "the JSON ends early (truncated file?)"),
-        (version, "schema version 9; this build reads version 1"),
-        (nan, "NaN at line"),
-        (dir.path().join("missing.json"), "cannot read it"),
+        (truncated, "truncated: the JSON ends before the run file does"),
+        (version, "schema_version 9, but this tileattn reads version 1"),
+        (nan, "a NaN or infinity, which is not a JSON number"),
+        (dir.path().join("missing.json"), "no such run file"),
     ];
     for (path, needle) in &cases {
         assert_exit(&ratchet(path, &committed(), &[]), 2, needle);
