@@ -3,18 +3,10 @@
 //! request ends with one clear line and the no-device exit code (3), never a
 //! panic.
 
-use std::process::{Command, Output};
+mod common;
+use common::tileattn;
 
-fn tileattn(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tileattn"))
-        .args(args)
-        .env(
-            "TILEATTN_TUNE_CACHE",
-            "/nonexistent/tileattn-test-cache.json",
-        )
-        .output()
-        .unwrap()
-}
+use std::process::Output;
 
 fn assert_exit(out: &Output, code: i32, needle: &str) {
     let stderr = String::from_utf8_lossy(&out.stderr);

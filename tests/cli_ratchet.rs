@@ -2,21 +2,17 @@
 //! regression, 1 regression, 2 usage or incomparable/malformed input), the
 //! refusal of mismatched runs, the upward-only `--update`, and `--init`.
 
+mod common;
+use common::tileattn;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use tileattn::host::ratchet::Baseline;
 use tileattn::host::runfile::RunFile;
 
 fn committed() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("results/h100/fa2.json")
-}
-
-fn tileattn(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tileattn"))
-        .args(args)
-        .output()
-        .unwrap()
 }
 
 fn ratchet(baseline: &Path, current: &Path, extra: &[&str]) -> Output {
@@ -210,8 +206,14 @@ fn malformed_inputs_are_usage_errors_with_the_reason() {
         ),
     );
     let cases = [
-        (truncated, "truncated: the JSON ends before the run file does"),
-        (version, "schema_version 9, but this tileattn reads version 1"),
+        (
+            truncated,
+            "truncated: the JSON ends before the run file does",
+        ),
+        (
+            version,
+            "schema_version 9, but this tileattn reads version 1",
+        ),
         (nan, "a NaN or infinity, which is not a JSON number"),
         (dir.path().join("missing.json"), "no such run file"),
     ];

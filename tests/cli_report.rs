@@ -2,21 +2,13 @@
 //! needed), their refusals of unusable run files (exit 2, one clear line),
 //! and `--suite-file` checked before any device is opened.
 
+mod common;
+use common::tileattn;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use tileattn::host::runfile::RunFile;
-
-fn tileattn(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tileattn"))
-        .args(args)
-        .env(
-            "TILEATTN_TUNE_CACHE",
-            "/nonexistent/tileattn-test-cache.json",
-        )
-        .output()
-        .unwrap()
-}
 
 fn committed(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -151,19 +151,9 @@ impl Problem {
 }
 
 impl std::fmt::Display for Problem {
+    /// As its [`ProblemKey`] prints, so run files, reports and the CLI agree.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "B={} Hq={} Hkv={} Sq={} Sk={} D={} {}{}",
-            self.batch,
-            self.heads_q,
-            self.heads_kv,
-            self.seqlen_q,
-            self.seqlen_k,
-            self.head_dim,
-            self.dtype.name(),
-            if self.causal { " causal" } else { "" }
-        )
+        self.key().fmt(f)
     }
 }
 

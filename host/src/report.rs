@@ -12,7 +12,6 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::implementations::{self, TILEATTN};
-use crate::metrics::Rates;
 use crate::runfile::{CacheMode, Measurement, ProblemKey, RunFile, TuningRecord};
 use crate::stats::{Bootstrap, RatioCi, bootstrap_ratio_ci};
 use crate::{Result, fsutil};
@@ -343,18 +342,8 @@ fn measurement_row(md: &mut String, run: &RunFile, label: &str, m: &Measurement)
         Some(v) => format!("{} `{}`", m.implementation, short_variant(v)),
         None => m.implementation.clone(),
     };
-    let roof = run
-        .env
-        .ceilings
-        .as_ref()
-        .and_then(|c| {
-            Rates {
-                tflops: m.tflops,
-                gbs: m.gbs,
-            }
-            .percent_of(c)
-            .ok()
-        })
+    let roof = m
+        .percent_of(run.env.ceilings.as_ref())
         .map_or("—".into(), |p| format!("{:.0}% / {:.0}%", p.mma, p.copy));
     let verdict = match &m.correctness {
         None => "not checked".into(),

@@ -101,7 +101,7 @@ pub struct ProblemKey {
 }
 
 impl std::fmt::Display for ProblemKey {
-    /// As `Problem` prints itself, so a report's rows read like the CLI's.
+    /// `B=4 Hq=16 Hkv=16 Sq=4096 Sk=4096 D=128 bf16 causal`: also how a `Problem` prints.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
@@ -243,6 +243,21 @@ pub struct Measurement {
     pub correctness: Option<Correctness>,
 }
 
+impl Measurement {
+    /// This measurement's rates as percentages of `ceilings` (mma, copy);
+    /// None without ceilings or with a ceiling that is not a measured rate.
+    pub fn percent_of(
+        &self,
+        ceilings: Option<&Ceilings>,
+    ) -> Option<crate::metrics::PercentOfCeilings> {
+        let rates = crate::metrics::Rates {
+            tflops: self.tflops,
+            gbs: self.gbs,
+        };
+        rates.percent_of(ceilings?).ok()
+    }
+}
+
 impl Environment {
     /// The environment of a run on `dev` by the tileattn build `commit`.
     pub fn of(
@@ -276,4 +291,3 @@ impl RunFile {
         crate::fsutil::write_atomic(path, text.as_bytes())
     }
 }
-

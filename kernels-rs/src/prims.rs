@@ -189,7 +189,7 @@ impl Shared {
 
     /// The address `bytes` further on.
     #[inline(always)]
-    pub fn add(self, bytes: u32) -> Self {
+    pub fn byte_add(self, bytes: u32) -> Self {
         Shared(backend::shared_add(self.0, bytes))
     }
 

@@ -88,14 +88,14 @@ impl<const D: usize> FragRows<D> {
     /// each fragment address stays an immediate (see [`Shared::opaque`]).
     #[inline(always)]
     fn bases(&self, tile: Shared) -> [Shared; 4] {
-        core::array::from_fn(|s| tile.add(self.offsets[s]).opaque())
+        core::array::from_fn(|s| tile.byte_add(self.offsets[s]).opaque())
     }
 }
 
 /// The lane's row address for fragment (`group`, `step`) given [`FragRows::bases`].
 #[inline(always)]
 fn frag_addr<const D: usize>(bases: &[Shared; 4], group: usize, step: usize) -> Shared {
-    bases[step % 4].add((group * 16 * D * 2 + (step / 4) * 8 * CHUNK * 2) as u32)
+    bases[step % 4].byte_add((group * 16 * D * 2 + (step / 4) * 8 * CHUNK * 2) as u32)
 }
 
 /// Issue `cp.async` copies (by the block's `32·W` threads) of rows
@@ -131,16 +131,16 @@ unsafe fn load_tile_async<const D: usize, const ROWS: usize, const W: usize>(
     };
     let row_bytes = strides.seq as isize * 2;
     let mut from = opaque_ptr(head_row0.wrapping_offset((row0 as usize + r) as isize * row_bytes));
-    let to = dst.add(swizzled::<D>(r, c)).opaque();
+    let to = dst.byte_add(swizzled::<D>(r, c)).opaque();
     let rows_left = seqlen as i64 - (row0 as usize + r) as i64;
     for k in 0..ROWS / pass_rows {
         let valid = ((k * pass_rows) as i64) < rows_left;
         // With whole groups of 8 rows per pass, every row this thread copies
         // has the same swizzle, so its destinations differ by constants.
         let dst_k = if pass_rows % 8 == 0 {
-            to.add((k * pass_rows * D * 2) as u32)
+            to.byte_add((k * pass_rows * D * 2) as u32)
         } else {
-            dst.add(swizzled::<D>(r + k * pass_rows, c))
+            dst.byte_add(swizzled::<D>(r + k * pass_rows, c))
         };
         // SAFETY: the tile holds ROWS·D elements; a valid row is inside the tensor.
         unsafe {
@@ -199,8 +199,8 @@ pub unsafe fn attn_fwd<
     // The launch provides smem_bytes() bytes, carved exactly so.
     let q_s = Shared::of(dyn_smem());
     let tile_bytes = (BN * D * 2) as u32;
-    let k_stage = |s: usize| q_s.add((BM * D * 2) as u32 + 2 * s as u32 * tile_bytes);
-    let v_stage = |s: usize| k_stage(s).add(tile_bytes);
+    let k_stage = |s: usize| q_s.byte_add((BM * D * 2) as u32 + 2 * s as u32 * tile_bytes);
+    let v_stage = |s: usize| k_stage(s).byte_add(tile_bytes);
 
     let n_tiles = key_tiles(m0, BM as u32, BN as u32, sq, sk, CAUSAL) as usize;
     let issue_tile = |n: usize| {

@@ -4,7 +4,6 @@
 use std::fmt::Write as _;
 
 use tileattn::host::ceilings::CeilingDetail;
-use tileattn::host::metrics::Rates;
 use tileattn::host::runfile::{Ceilings, Measurement};
 use tileattn::host::tune::stop_label;
 
@@ -27,15 +26,8 @@ pub fn measurement_table(ms: &[&Measurement], ceilings: Option<&Ceilings>) -> St
     for m in ms {
         let s = &m.summary;
         let o = &s.outliers;
-        let roof = ceilings
-            .and_then(|c| {
-                Rates {
-                    tflops: m.tflops,
-                    gbs: m.gbs,
-                }
-                .percent_of(c)
-                .ok()
-            })
+        let roof = m
+            .percent_of(ceilings)
             .map(|p| format!("{:.0}/{:.0}", p.mma, p.copy))
             .unwrap_or_else(|| "-".into());
         let mut flags = Vec::new();
