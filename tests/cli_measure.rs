@@ -4,16 +4,7 @@
 //! panic.
 
 mod common;
-use common::tileattn;
-
-use std::process::Output;
-
-fn assert_exit(out: &Output, code: i32, needle: &str) {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(code), "stderr: {stderr}");
-    assert!(stderr.contains(needle), "expected `{needle}` in: {stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
-}
+use common::{assert_exit, tileattn};
 
 #[test]
 fn invalid_measuring_options_are_usage_errors() {

@@ -3,10 +3,9 @@
 //! and `--suite-file` checked before any device is opened.
 
 mod common;
-use common::tileattn;
+use common::{assert_exit, tileattn};
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
 use tileattn::host::runfile::RunFile;
 
@@ -18,13 +17,6 @@ fn committed(name: &str) -> PathBuf {
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
-}
-
-fn assert_exit(out: &Output, code: i32, needle: &str) {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(code), "stderr: {stderr}");
-    assert!(stderr.contains(needle), "expected `{needle}` in: {stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
 #[test]

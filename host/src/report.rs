@@ -508,15 +508,7 @@ fn sig(x: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn committed(name: &str) -> RunFile {
-        RunFile::load(
-            &Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../results/h100")
-                .join(name),
-        )
-        .unwrap()
-    }
+    use crate::runfile::committed_run as committed;
 
     /// The table row that starts with `| {label} | {implementation}`.
     fn row<'a>(md: &'a str, start: &str) -> &'a str {

@@ -291,3 +291,17 @@ impl RunFile {
         crate::fsutil::write_atomic(path, text.as_bytes())
     }
 }
+
+/// Path of a committed H100 run (`results/h100/NAME`): the tests' fixture.
+#[cfg(test)]
+pub(crate) fn committed_path(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../results/h100")
+        .join(name)
+}
+
+/// That run, loaded.
+#[cfg(test)]
+pub(crate) fn committed_run(name: &str) -> RunFile {
+    RunFile::load(&committed_path(name)).expect("a committed run loads")
+}

@@ -1,5 +1,8 @@
 //! Helpers shared by the CLI integration tests.
 
+// Each test file is its own crate and uses a subset of these.
+#![allow(dead_code)]
+
 use std::process::{Command, Output};
 
 /// Run the built `tileattn` with `args`. The tuning cache points at a path
@@ -13,4 +16,13 @@ pub fn tileattn(args: &[&str]) -> Output {
         )
         .output()
         .unwrap()
+}
+
+/// The command exited with `code`, said `needle` on stderr, and did not panic.
+#[track_caller]
+pub fn assert_exit(out: &Output, code: i32, needle: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "stderr: {stderr}");
+    assert!(stderr.contains(needle), "expected `{needle}` in: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }

@@ -3,23 +3,13 @@
 //! the series it claims: checked by parsing the XML and counting elements by
 //! the colours and texts each series is drawn with.
 
-use std::path::Path;
-
 use super::style;
 use super::*;
 use crate::metrics;
+use crate::runfile::committed_run as committed;
 use crate::runfile::{CacheMode, Measurement, StopReason};
 use crate::stats::{Bootstrap, summarize};
 use crate::suites;
-
-fn committed(name: &str) -> RunFile {
-    RunFile::load(
-        &Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../results/h100")
-            .join(name),
-    )
-    .unwrap()
-}
 
 fn svg_of(figure: Figure, run: &RunFile) -> String {
     match figure.draw(run).unwrap() {

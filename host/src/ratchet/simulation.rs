@@ -1,8 +1,6 @@
 //! The simulation study of the decision rule (see the module doc): noise
 //! drawn from the raw samples of the committed H100 run.
 
-use std::path::Path;
-
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
@@ -12,11 +10,6 @@ use crate::stats::Bootstrap;
 
 const TRIALS: usize = 500;
 const THRESHOLD: f64 = 0.02;
-
-fn committed_run() -> RunFile {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../results/h100/fa2.json");
-    RunFile::load(&path).expect("the committed H100 run loads")
-}
 
 /// Half-width of the median's CI relative to the median, as the run recorded it.
 fn rel_half_width(m: &Measurement) -> f64 {
@@ -180,7 +173,7 @@ const QUICK_RESAMPLES: usize = 400;
 /// and the GPU workflow asks for, a 3% loss is caught in at least 90%.
 #[test]
 fn simulated_verdict_rates_on_h100_noise() {
-    let run = committed_run();
+    let run = crate::runfile::committed_run("fa2.json");
     let mut cases = hardest(&run, |m| m.implementation == "tileattn", 3);
     cases.extend(hardest(&run, |m| m.implementation != "tileattn", 3));
     let recorded: Vec<Study> = cases
@@ -205,7 +198,7 @@ fn simulated_verdict_rates_on_h100_noise() {
 #[test]
 #[ignore = "minutes in release; the study above covers the hardest cases"]
 fn simulation_all_measurements() {
-    let run = committed_run();
+    let run = crate::runfile::committed_run("fa2.json");
     // TILEATTN_SIM_SCALE=k draws k times the recorded sample count per run.
     let scale_n: usize = std::env::var("TILEATTN_SIM_SCALE")
         .ok()

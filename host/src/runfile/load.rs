@@ -247,15 +247,9 @@ pub(super) fn nan_if_null<'de, D: serde::Deserializer<'de>>(
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
 
     use super::*;
-
-    fn committed(name: &str) -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../results/h100")
-            .join(name)
-    }
+    use crate::runfile::committed_path as committed;
 
     fn seed_text() -> String {
         std::fs::read_to_string(committed("seed.json")).unwrap()
