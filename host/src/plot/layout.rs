@@ -109,6 +109,23 @@ pub struct LegendEntry {
     pub marker: Option<(Marker, bool)>,
 }
 
+/// One legend entry per implementation in `run`, in the shared order, with
+/// its colour and filled marker, drawn with `line` (None: marker only).
+pub fn implementation_entries(
+    run: &crate::runfile::RunFile,
+    line: Option<Line>,
+) -> Vec<LegendEntry> {
+    crate::implementations::ordered(run.measurements.iter().map(|m| m.implementation.as_str()))
+        .into_iter()
+        .map(|i| LegendEntry {
+            label: i.to_string(),
+            color: super::style::color(i),
+            line,
+            marker: Some((super::style::marker(i), true)),
+        })
+        .collect()
+}
+
 const SAMPLE_W: i32 = 34;
 const ENTRY_GAP: i32 = 28;
 const ROW_H: i32 = 26;

@@ -39,16 +39,7 @@ pub fn draw(run: &RunFile) -> Result<Drawing> {
     let y_lo = min(&tf) / 3.0;
 
     let hot = run.measurements.iter().any(|m| m.mode == CacheMode::Hot);
-    let mut legend: Vec<LegendEntry> =
-        implementations::ordered(run.measurements.iter().map(|m| m.implementation.as_str()))
-            .into_iter()
-            .map(|i| LegendEntry {
-                label: i.to_string(),
-                color: style::color(i),
-                line: None,
-                marker: Some((style::marker(i), true)),
-            })
-            .collect();
+    let mut legend: Vec<LegendEntry> = layout::implementation_entries(run, None);
     if hot {
         legend.push(LegendEntry {
             label: "hollow: hot L2".into(),

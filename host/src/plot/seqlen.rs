@@ -10,7 +10,6 @@ use super::layout::{self, Area, DrawResult, LegendEntry, Line};
 use super::panels::{self, L2Crossing, Panel};
 use super::style;
 use crate::Result;
-use crate::implementations;
 use crate::runfile::{CacheMode, Ceilings, Measurement, RunFile};
 
 /// The rate on the y axis.
@@ -89,16 +88,7 @@ pub fn figure(
 }
 
 fn legend_entries(run: &RunFile, modes: &[CacheMode], marks: Marks) -> Vec<LegendEntry> {
-    let mut v: Vec<LegendEntry> =
-        implementations::ordered(run.measurements.iter().map(|m| m.implementation.as_str()))
-            .into_iter()
-            .map(|i| LegendEntry {
-                label: i.to_string(),
-                color: style::color(i),
-                line: Some(Line::Solid),
-                marker: Some((style::marker(i), true)),
-            })
-            .collect();
+    let mut v: Vec<LegendEntry> = layout::implementation_entries(run, Some(Line::Solid));
     if modes.len() > 1 {
         v.push(LegendEntry {
             label: "cold L2 (flushed)".into(),
