@@ -37,6 +37,10 @@ fn kernel_path(v: &VariantSpec) -> String {
             "tileattn_kernels::v1::attn_fwd::<{e}, {}, {}, {}, {}, {}, {}>",
             t.head_dim, t.block_m, t.block_n, t.warps, t.stages, v.causal
         ),
+        Family::V2 => format!(
+            "tileattn_kernels::v2::attn_fwd::<{e}, {}, {}, {}, {}, {}, {}>",
+            t.head_dim, t.block_m, t.block_n, t.warps, t.stages, v.causal
+        ),
     }
 }
 
@@ -128,6 +132,7 @@ fn arch_variant(a: Arch) -> &'static str {
         Arch::Sm86 => "Arch::Sm86",
         Arch::Sm89 => "Arch::Sm89",
         Arch::Sm90 => "Arch::Sm90",
+        Arch::Sm90a => "Arch::Sm90a",
     }
 }
 

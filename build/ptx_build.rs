@@ -13,7 +13,7 @@ fn ptx_feature(arch: Arch) -> &'static str {
     match arch {
         Arch::Sm80 => "+ptx70",
         Arch::Sm86 => "+ptx71",
-        Arch::Sm89 | Arch::Sm90 => "+ptx80",
+        Arch::Sm89 | Arch::Sm90 | Arch::Sm90a => "+ptx80",
     }
 }
 

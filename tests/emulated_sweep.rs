@@ -114,3 +114,8 @@ fn kernel_v0_matches_reference_on_emulator() {
 fn kernel_v1_matches_reference_on_emulator() {
     sweep(Family::V1);
 }
+
+#[test]
+fn kernel_v2_matches_reference_on_emulator() {
+    sweep(Family::V2);
+}

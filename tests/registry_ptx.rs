@@ -1,7 +1,7 @@
 //! The generated registry and the embedded PTX: unique names, every entry point
 //! present for its archs with the right `.target`, and every variant assembling
-//! under ptxas for sm_89 and sm_90 with no spills (and, for the tensor-core
-//! family, no stack frame).
+//! under ptxas with no spills (and, for the tensor-core families, no stack
+//! frame): portable modules for sm_89 and sm_90, the sm_90a module for sm_90a.
 
 use std::collections::HashSet;
 
@@ -57,11 +57,16 @@ fn every_entry_point_is_in_the_ptx_of_its_archs() {
 }
 
 #[test]
-fn every_variant_assembles_for_sm89_and_sm90_without_spills_or_v1_stack() {
+fn every_variant_assembles_without_spills_or_tensor_core_stack() {
     let reg = tileattn::registry();
     for m in reg.modules {
-        for arch in ["sm_89", "sm_90"] {
-            if m.arch.compute_capability() > arch[3..].parse::<u32>().unwrap() {
+        // Arch-specific PTX assembles for its own arch only.
+        let targets: &[&str] = match m.arch {
+            Arch::Sm90a => &["sm_90a"],
+            _ => &["sm_89", "sm_90"],
+        };
+        for &arch in targets {
+            if m.arch.compute_capability() > arch[3..5].parse::<u32>().unwrap() {
                 continue;
             }
             let report = ptxas::assemble(m.ptx, arch).unwrap_or_else(|e| panic!("{e}"));
@@ -79,7 +84,7 @@ fn every_variant_assembles_for_sm89_and_sm90_without_spills_or_v1_stack() {
                 // The tensor-core kernels keep every fragment in registers: a
                 // stack frame means an array is indexed dynamically (a loop LLVM
                 // did not unroll), which once cost v1 a 15× slowdown.
-                if v.tile.family == tileattn::kernels::Family::V1 {
+                if v.tile.family.pipelined() {
                     assert_eq!(
                         r.stack_bytes, 0,
                         "{} uses local memory on {arch}: {r:?}",

@@ -41,16 +41,14 @@ pub fn check(
             }
         )));
     }
-    // v1 copies 16-byte chunks: every row must start 16-byte aligned.
+    // v1 and v2 copy 16-byte chunks: every row must start 16-byte aligned.
     let chunk = 8;
     let aligned = |t: &TensorDesc| {
         [t.strides.batch, t.strides.seq, t.strides.head]
             .iter()
             .all(|s| s % chunk == 0)
     };
-    if variant.tile.family == tileattn_kernels::Family::V1
-        && ![q, k, v, o].iter().all(|t| aligned(t))
-    {
+    if variant.tile.family.pipelined() && ![q, k, v, o].iter().all(|t| aligned(t)) {
         return Err(Error::Invalid(format!(
             "{} needs strides that are multiples of {chunk} elements (16-byte rows)",
             variant.name

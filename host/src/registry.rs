@@ -56,6 +56,13 @@ impl Variant {
             && self.tile.head_dim == problem.head_dim as usize
     }
 
+    /// Whether a device of compute capability `cc` runs this variant (some
+    /// arch it is built for JITs there); `None` is the CPU emulator, which runs
+    /// every variant.
+    pub fn runs_on(&self, cc: Option<u32>) -> bool {
+        cc.is_none_or(|cc| Arch::best_for(cc, self.archs).is_some())
+    }
+
     /// Grid of a launch of this variant on `problem`: (query tiles, heads, batch).
     pub fn grid(&self, problem: &Problem) -> [u32; 3] {
         [
@@ -84,20 +91,31 @@ impl Registry {
 
     /// The variant used when no tuning result is available.
     ///
-    /// Rule (documented in README): the fastest family present (v1 over v0);
+    /// Rule (documented in README): the fastest family present that runs on
+    /// a device of compute capability `cc` (v2 over v1 over v0; `None`: the
+    /// emulator, which runs them all);
     /// within it, the largest `block_m` whose query tiles still give at least
     /// one block per SM-sized wave (`sm_count` blocks), then the largest
     /// `block_n`, then more pipeline stages. Small problems thus get smaller
     /// tiles and more blocks; large ones get the big tiles.
-    pub fn default_for(&self, problem: &Problem, sm_count: u32) -> Option<&'static Variant> {
-        let family = [Family::V1, Family::V0]
+    pub fn default_for(
+        &self,
+        problem: &Problem,
+        sm_count: u32,
+        cc: Option<u32>,
+    ) -> Option<&'static Variant> {
+        let runnable = |f| {
+            self.candidates(problem, Some(f))
+                .filter(move |v| v.runs_on(cc))
+        };
+        let family = [Family::V2, Family::V1, Family::V0]
             .into_iter()
-            .find(|&f| self.candidates(problem, Some(f)).next().is_some())?;
+            .find(|&f| runnable(f).next().is_some())?;
         let blocks = |v: &Variant| {
             let [x, y, z] = v.grid(problem);
             x as u64 * y as u64 * z as u64
         };
-        self.candidates(problem, Some(family)).max_by_key(|v| {
+        runnable(family).max_by_key(|v| {
             let fills = blocks(v) >= sm_count as u64;
             (
                 fills,

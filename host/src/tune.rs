@@ -139,7 +139,7 @@ pub fn tune(
 ) -> Result<Tuned> {
     let start = Instant::now();
     let dev = timer.device();
-    let candidates = ordered_candidates(registry, p, cfg.family, dev.info.sm_count);
+    let candidates = ordered_candidates(registry, p, cfg.family, dev.info.sm_count, dev.info.cc());
     if candidates.is_empty() {
         return Err(Error::Invalid(format!(
             "no variant of this build computes {p} (see `tileattn variants`)"
@@ -226,17 +226,22 @@ pub fn tune(
 }
 
 /// The candidates for `p`, the default heuristic's pick first, then the rest of
-/// its family, then the other families (newest first), in registry order within each.
+/// its family, then the other families (newest first), in registry order within
+/// each; only variants a device of compute capability `cc` runs.
 fn ordered_candidates(
     registry: &Registry,
     p: &Problem,
     family: Option<Family>,
     sm_count: u32,
+    cc: u32,
 ) -> Vec<&'static Variant> {
     let first = registry
-        .default_for(p, sm_count)
+        .default_for(p, sm_count, Some(cc))
         .filter(|v| family.is_none_or(|f| v.tile.family == f));
-    let mut v: Vec<&'static Variant> = registry.candidates(p, family).collect();
+    let mut v: Vec<&'static Variant> = registry
+        .candidates(p, family)
+        .filter(|v| v.runs_on(Some(cc)))
+        .collect();
     v.sort_by_key(|c| {
         (
             first.is_none_or(|f| !std::ptr::eq(f, *c)),

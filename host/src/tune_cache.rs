@@ -466,21 +466,22 @@ pub enum Choice {
 
 /// The variant to launch for `problem`: the cached winner if there is one
 /// whose variant still exists in `registry` and serves the problem, else the
-/// default heuristic. `None` only if no variant serves the problem at all.
+/// default heuristic for a device of `sm_count` SMs and compute capability
+/// `cc` (`None`: the emulator). `None` only if no variant serves the problem.
 pub fn choose_variant(
     registry: &Registry,
     cache: Option<&TuneCache>,
     problem: &Problem,
-    sm_count: u32,
+    (sm_count, cc): (u32, Option<u32>),
 ) -> Option<(&'static Variant, Choice)> {
     let tuned = cache
         .and_then(|c| c.lookup(problem))
         .and_then(|e| registry.find(&e.winner.variant))
-        .filter(|v| v.serves(problem));
+        .filter(|v| v.serves(problem) && v.runs_on(cc));
     match tuned {
         Some(v) => Some((v, Choice::Tuned)),
         None => registry
-            .default_for(problem, sm_count)
+            .default_for(problem, sm_count, cc)
             .map(|v| (v, Choice::Heuristic)),
     }
 }
@@ -883,9 +884,9 @@ mod tests {
         let reg = registry();
         let p = problem(1024);
         let choose = |cache: Option<&TuneCache>, p: &Problem| {
-            choose_variant(&reg, cache, p, 132).map(|(v, c)| (v.name, c))
+            choose_variant(&reg, cache, p, (132, Some(90))).map(|(v, c)| (v.name, c))
         };
-        let heuristic = reg.default_for(&p, 132).unwrap().name;
+        let heuristic = reg.default_for(&p, 132, Some(90)).unwrap().name;
         assert_eq!(choose(None, &p), Some((heuristic, Choice::Heuristic)));
 
         let (mut cache, _) = TuneCache::load(dir.path().join("t.json"), h100()).unwrap();

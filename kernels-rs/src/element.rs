@@ -1,7 +1,7 @@
 //! The two 16-bit input types. Tensors hold raw `u16` bits; these marker
 //! types say how to read and write them and which `mma` form to use.
 
-use crate::prims;
+use crate::prims::{self, WgmmaDesc};
 
 /// The input dtype as a value (registry, CLI, reports).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -36,6 +36,24 @@ pub trait Element: Copy + Send + Sync + 'static {
     fn pack2(lo: f32, hi: f32) -> u32;
     /// `mma.sync.m16n8k16` with this input type and f32 accumulation.
     fn mma(a: [u32; 4], b: [u32; 2], c: [f32; 4]) -> [f32; 4];
+    /// [`prims::wgmma_ss_bf16`] (or its f16 twin) with this input type.
+    ///
+    /// # Safety
+    /// As the prim.
+    unsafe fn wgmma_ss<const N8: usize>(
+        acc: &mut [[f32; 4]; N8],
+        a: [WgmmaDesc; 4],
+        b: [WgmmaDesc; 4],
+    );
+    /// [`prims::wgmma_rs_bf16`] (or its f16 twin) with this input type.
+    ///
+    /// # Safety
+    /// As the prim.
+    unsafe fn wgmma_rs<const N8: usize>(
+        acc: &mut [[f32; 4]; N8],
+        a: [[u32; 4]; 4],
+        b: [WgmmaDesc; 4],
+    );
 }
 
 /// IEEE binary16.
@@ -63,6 +81,24 @@ impl Element for F16 {
     fn mma(a: [u32; 4], b: [u32; 2], c: [f32; 4]) -> [f32; 4] {
         prims::mma_f16_m16n8k16(a, b, c)
     }
+    #[inline(always)]
+    unsafe fn wgmma_ss<const N8: usize>(
+        acc: &mut [[f32; 4]; N8],
+        a: [WgmmaDesc; 4],
+        b: [WgmmaDesc; 4],
+    ) {
+        // SAFETY: forwarded to the caller.
+        unsafe { prims::wgmma_ss_f16(acc, a, b) }
+    }
+    #[inline(always)]
+    unsafe fn wgmma_rs<const N8: usize>(
+        acc: &mut [[f32; 4]; N8],
+        a: [[u32; 4]; 4],
+        b: [WgmmaDesc; 4],
+    ) {
+        // SAFETY: forwarded to the caller.
+        unsafe { prims::wgmma_rs_f16(acc, a, b) }
+    }
 }
 
 impl Element for Bf16 {
@@ -82,5 +118,23 @@ impl Element for Bf16 {
     #[inline(always)]
     fn mma(a: [u32; 4], b: [u32; 2], c: [f32; 4]) -> [f32; 4] {
         prims::mma_bf16_m16n8k16(a, b, c)
+    }
+    #[inline(always)]
+    unsafe fn wgmma_ss<const N8: usize>(
+        acc: &mut [[f32; 4]; N8],
+        a: [WgmmaDesc; 4],
+        b: [WgmmaDesc; 4],
+    ) {
+        // SAFETY: forwarded to the caller.
+        unsafe { prims::wgmma_ss_bf16(acc, a, b) }
+    }
+    #[inline(always)]
+    unsafe fn wgmma_rs<const N8: usize>(
+        acc: &mut [[f32; 4]; N8],
+        a: [[u32; 4]; 4],
+        b: [WgmmaDesc; 4],
+    ) {
+        // SAFETY: forwarded to the caller.
+        unsafe { prims::wgmma_rs_bf16(acc, a, b) }
     }
 }

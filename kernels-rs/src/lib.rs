@@ -24,13 +24,16 @@
 extern crate std;
 
 pub mod element;
+pub mod flash;
 pub mod mask;
 pub mod params;
 pub mod prims;
 pub mod probes;
+pub mod smem_tile;
 pub mod tile;
 pub mod v0;
 pub mod v1;
+pub mod v2;
 
 pub use element::{Bf16, DType, Element, F16};
 pub use params::{AttnParams, Strides};

@@ -193,6 +193,13 @@ impl Shared {
         Shared(backend::shared_add(self.0, bytes))
     }
 
+    /// The first address at or after this one that is a multiple of `align`
+    /// (a power of two).
+    #[inline(always)]
+    pub fn align_up(self, align: u32) -> Self {
+        Shared(backend::shared_align_up(self.0, align))
+    }
+
     /// The same address, opaque to the optimizer, recomputed where it is
     /// written. LLVM reassociates `(base + per_thread) + constant` into
     /// `base + (per_thread + constant)` and hoists every such sum out of the
@@ -315,3 +322,137 @@ fn host_nanos() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64)
 }
+
+/// A `wgmma` shared-memory matrix descriptor (PTX ISA, "Matrix Descriptor
+/// Format") for a tile in the 128-byte-swizzle layout: bits 0–13 the start
+/// address, 16–29 the leading byte offset, 32–45 the stride byte offset (all
+/// in units of 16 bytes), 62–63 the layout type (1: 128-byte swizzle).
+///
+/// In that layout a tile is made of 8-row groups of 128-byte rows whose
+/// 16-byte chunks are XOR-swizzled by `row mod 8`; groups start on
+/// 1024-byte boundaries (the swizzle is a function of the address bits).
+/// K-major operands (rows along M or N, 64 k-values per row): `sbo` is the
+/// distance between 8-row groups, `lbo` unused. MN-major operands (one row per
+/// k, 64 M or N values per row): `sbo` between 8-row k groups, `lbo` between
+/// 64-wide M or N blocks.
+#[derive(Clone, Copy)]
+pub struct WgmmaDesc(u64);
+
+impl WgmmaDesc {
+    /// The 128-byte-swizzled operand at `start` (1024-byte aligned or offset
+    /// within its 128-byte row by a k-step).
+    #[inline(always)]
+    pub fn sw128(start: Shared, lbo: u32, sbo: u32) -> Self {
+        let field = |bytes: u32| ((bytes >> 4) & 0x3FFF) as u64;
+        WgmmaDesc(
+            field(backend::desc_address(start.0)) | field(lbo) << 16 | field(sbo) << 32 | 1 << 62,
+        )
+    }
+
+    /// The same operand layout `bytes` (a multiple of 16) further on: only the
+    /// start-address field changes (shared addresses stay below 2^18, so the
+    /// field never carries into the next one).
+    #[inline(always)]
+    pub fn byte_add(self, bytes: u32) -> Self {
+        WgmmaDesc(self.0 + (bytes >> 4) as u64)
+    }
+}
+
+/// `fence.proxy.async.shared::cta`: makes this thread's ordinary writes to
+/// shared memory (stores, `cp.async` after its wait) visible to `wgmma`,
+/// which reads shared memory through the async proxy. Needed before the
+/// barrier that publishes a tile to the tensor cores.
+#[inline(always)]
+pub fn fence_proxy_async() {
+    backend::fence_proxy_async()
+}
+
+/// Reinterprets an accumulator of `N8` tiles as one of `M8` tiles (`N8 == M8`,
+/// checked at compile time by the callers).
+#[cfg(target_arch = "nvptx64")]
+#[inline(always)]
+fn acc_as<const N8: usize, const M8: usize>(acc: &mut [[f32; 4]; N8]) -> &mut [[f32; 4]; M8] {
+    // SAFETY: the callers only call this with N8 == M8.
+    unsafe { &mut *(acc as *mut [[f32; 4]; N8] as *mut [[f32; 4]; M8]) }
+}
+
+macro_rules! wgmma_api {
+    ($ss:ident, $rs:ident, $ty:ident, $ss64:ident, $ss128:ident, $rs64:ident, $rs128:ident, $name:literal) => {
+        #[doc = concat!("Four k-steps of `wgmma.mma_async.sync.aligned.m64nNk16.f32.", $name, ".", $name, "`")]
+        /// (N = 8·N8, 64 or 128) with both operands K-major in shared memory:
+        /// `acc += A·B` for this warpgroup's 64 rows, with fence before and
+        /// `commit` + `wait_group 0` after. Fragments as in `mma_*_m16n8k16`'s
+        /// C/D layout, one 16-row slice per warp of the warpgroup.
+        ///
+        /// # Safety
+        /// All 128 threads of a warpgroup call it converged; the descriptors
+        /// describe shared memory made visible with [`fence_proxy_async`] and a barrier.
+        #[inline(always)]
+        pub unsafe fn $ss<const N8: usize>(
+            acc: &mut [[f32; 4]; N8],
+            a: [WgmmaDesc; 4],
+            b: [WgmmaDesc; 4],
+        ) {
+            const { assert!(N8 == 8 || N8 == 16, "wgmma shapes here: N = 64 or 128") };
+            let (a, b) = (a.map(|d| d.0), b.map(|d| d.0));
+            #[cfg(target_arch = "nvptx64")]
+            // SAFETY: forwarded to the caller; N8 matches the callee.
+            unsafe {
+                if N8 == 8 {
+                    gpu::$ss64(acc_as(acc), a, b)
+                } else {
+                    gpu::$ss128(acc_as(acc), a, b)
+                }
+            }
+            #[cfg(not(target_arch = "nvptx64"))]
+            emu::wgmma_ss(emu::MmaType::$ty, acc, a, b)
+        }
+
+        /// As the shared-memory form, with A from registers (the
+        /// `mma.m16n8k16` A fragment of each warp's 16 rows, per k-step) and B
+        /// MN-major (transposed) in shared memory.
+        ///
+        /// # Safety
+        /// As the shared-memory form.
+        #[inline(always)]
+        pub unsafe fn $rs<const N8: usize>(
+            acc: &mut [[f32; 4]; N8],
+            a: [[u32; 4]; 4],
+            b: [WgmmaDesc; 4],
+        ) {
+            const { assert!(N8 == 8 || N8 == 16, "wgmma shapes here: N = 64 or 128") };
+            let b = b.map(|d| d.0);
+            #[cfg(target_arch = "nvptx64")]
+            // SAFETY: forwarded to the caller; N8 matches the callee.
+            unsafe {
+                if N8 == 8 {
+                    gpu::$rs64(acc_as(acc), a, b)
+                } else {
+                    gpu::$rs128(acc_as(acc), a, b)
+                }
+            }
+            #[cfg(not(target_arch = "nvptx64"))]
+            emu::wgmma_rs(emu::MmaType::$ty, acc, a, b)
+        }
+    };
+}
+wgmma_api!(
+    wgmma_ss_f16,
+    wgmma_rs_f16,
+    F16,
+    wgmma_ss_f16_n64,
+    wgmma_ss_f16_n128,
+    wgmma_rs_f16_n64,
+    wgmma_rs_f16_n128,
+    "f16"
+);
+wgmma_api!(
+    wgmma_ss_bf16,
+    wgmma_rs_bf16,
+    Bf16,
+    wgmma_ss_bf16_n64,
+    wgmma_ss_bf16_n128,
+    wgmma_rs_bf16_n64,
+    wgmma_rs_bf16_n128,
+    "bf16"
+);

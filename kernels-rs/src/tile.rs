@@ -11,16 +11,25 @@ pub enum Family {
     V0,
     /// Tensor cores (`mma.sync.m16n8k16`), `ldmatrix`, `cp.async` pipeline.
     V1,
+    /// Hopper's warpgroup tensor cores (`wgmma.mma_async`, operands read from
+    /// shared memory by the tensor cores): sm_90a only.
+    V2,
 }
 
 impl Family {
-    pub const ALL: [Family; 2] = [Family::V0, Family::V1];
+    pub const ALL: [Family; 3] = [Family::V0, Family::V1, Family::V2];
 
     pub const fn name(self) -> &'static str {
         match self {
             Family::V0 => "v0",
             Family::V1 => "v1",
+            Family::V2 => "v2",
         }
+    }
+
+    /// Whether the family has a K/V pipeline (and a `stages` knob).
+    pub const fn pipelined(self) -> bool {
+        !matches!(self, Family::V0)
     }
 }
 
@@ -31,10 +40,13 @@ pub enum Arch {
     Sm86,
     Sm89,
     Sm90,
+    /// sm_90 with the arch-specific features (`wgmma`): PTX for it runs on
+    /// compute capability 9.0 only, not on later GPUs.
+    Sm90a,
 }
 
 impl Arch {
-    pub const ALL: [Arch; 4] = [Arch::Sm80, Arch::Sm86, Arch::Sm89, Arch::Sm90];
+    pub const ALL: [Arch; 5] = [Arch::Sm80, Arch::Sm86, Arch::Sm89, Arch::Sm90, Arch::Sm90a];
 
     pub const fn name(self) -> &'static str {
         match self {
@@ -42,6 +54,7 @@ impl Arch {
             Arch::Sm86 => "sm_86",
             Arch::Sm89 => "sm_89",
             Arch::Sm90 => "sm_90",
+            Arch::Sm90a => "sm_90a",
         }
     }
 
@@ -51,7 +64,16 @@ impl Arch {
             Arch::Sm80 => 80,
             Arch::Sm86 => 86,
             Arch::Sm89 => 89,
-            Arch::Sm90 => 90,
+            Arch::Sm90 | Arch::Sm90a => 90,
+        }
+    }
+
+    /// Whether a device of compute capability `cc` can JIT this arch's PTX:
+    /// any later device, except for arch-specific (`a`) targets.
+    pub const fn runs_on(self, cc: u32) -> bool {
+        match self {
+            Arch::Sm90a => cc == 90,
+            _ => self.compute_capability() <= cc,
         }
     }
 
@@ -60,22 +82,22 @@ impl Arch {
         match self {
             Arch::Sm80 => 163 * 1024,
             Arch::Sm86 | Arch::Sm89 => 99 * 1024,
-            Arch::Sm90 => 227 * 1024,
+            Arch::Sm90 | Arch::Sm90a => 227 * 1024,
         }
     }
 
     /// The newest arch in [`Arch::ALL`] whose PTX a device of compute capability `cc` can JIT.
     pub fn best_for(cc: u32, available: &[Arch]) -> Option<Arch> {
-        available
-            .iter()
-            .copied()
-            .filter(|a| a.compute_capability() <= cc)
-            .max()
+        available.iter().copied().filter(|a| a.runs_on(cc)).max()
     }
 }
 
 /// Bytes of one Q/K/V/O element (f16 and bf16 alike).
 pub const ELEM_BYTES: usize = 2;
+
+/// Alignment of v2's shared tiles: the 128-byte swizzle repeats every 8 rows
+/// of 128 bytes, and `wgmma` descriptors assume tiles start on that period.
+pub const SWIZZLE_ALIGN: usize = 1024;
 
 /// The compile-time parameters of one kernel variant, except dtype and causality
 /// (which change code, not sizes).
@@ -99,6 +121,7 @@ pub enum Rule {
     TileDivisibility,
     Stages,
     SharedMemory,
+    Arch,
 }
 
 impl Rule {
@@ -107,15 +130,18 @@ impl Rule {
             Rule::HeadDim => "head_dim must be 64 or 128",
             Rule::ThreadsPerBlock => "warps * 32 must be between 32 and 1024 threads per block",
             Rule::RowsPerWarp => {
-                "v1 gives each warp 16 or 32 query rows: block_m must equal 16 * warps or 32 * warps"
+                "v1 gives each warp 16 or 32 query rows: block_m must equal 16 * warps or 32 * warps; \
+                 v2 gives each warpgroup (4 warps) 64 rows: block_m = 16 * warps, warps a multiple of 4"
             }
             Rule::TileDivisibility => {
                 "tiles must divide evenly: v0 needs (warps*32) % block_m == 0 and head_dim, block_n \
                  divisible by the threads per row; v1 needs block_n % 16 == 0 and every tile load \
-                 to split into whole 16-byte chunks per thread"
+                 to split into whole 16-byte chunks per thread; v2 also needs block_n of 64 or 128 \
+                 (the wgmma shapes it instantiates)"
             }
-            Rule::Stages => "stages must be 1 for v0 and between 2 and 4 for v1",
+            Rule::Stages => "stages must be 1 for v0 and between 2 and 4 for v1 and v2",
             Rule::SharedMemory => "shared memory per block exceeds the arch's opt-in limit",
+            Rule::Arch => "v2 uses wgmma, which only sm_90a PTX has (archs = [\"sm_90a\"])",
         }
     }
 }
@@ -134,6 +160,9 @@ impl TileConfig {
             Family::V0 => (bm * d + 2 * bn * d) * ELEM_BYTES + bm * bn * 4,
             // Q staging tile, and `stages` K and V tiles (swizzled, unpadded).
             Family::V1 => (bm * d + 2 * self.stages * bn * d) * ELEM_BYTES,
+            // The same buffers, plus slack to align them to the 1024-byte
+            // period of the 128-byte swizzle the tensor cores decode.
+            Family::V2 => (bm * d + 2 * self.stages * bn * d) * ELEM_BYTES + SWIZZLE_ALIGN,
         }
     }
 
@@ -141,6 +170,9 @@ impl TileConfig {
     pub const fn check(&self, arch: Arch) -> Result<(), Rule> {
         if let Err(r) = self.check_shape() {
             return Err(r);
+        }
+        if matches!(self.family, Family::V2) && !matches!(arch, Arch::Sm90a) {
+            return Err(Rule::Arch);
         }
         if self.smem_bytes() > arch.max_smem_per_block() {
             return Err(Rule::SharedMemory);
@@ -169,8 +201,12 @@ impl TileConfig {
                     return Err(Rule::TileDivisibility);
                 }
             }
-            Family::V1 => {
-                if bm != 16 * self.warps && bm != 32 * self.warps {
+            Family::V1 | Family::V2 => {
+                let rows_ok = match self.family {
+                    Family::V2 => self.warps.is_multiple_of(4) && bm == 16 * self.warps,
+                    _ => bm == 16 * self.warps || bm == 32 * self.warps,
+                };
+                if !rows_ok {
                     return Err(Rule::RowsPerWarp);
                 }
                 if self.stages < 2 || self.stages > 4 {
@@ -180,6 +216,7 @@ impl TileConfig {
                 if bn == 0
                     || bn % 16 != 0
                     || bn > 128
+                    || (matches!(self.family, Family::V2) && bn != 64 && bn != 128)
                     || !(bn * chunks_per_row).is_multiple_of(t)
                     || !(bm * chunks_per_row).is_multiple_of(t)
                 {
@@ -247,6 +284,14 @@ mod tests {
         );
         assert_eq!(v1(128, 128, 128, 8, 3).check(Arch::Sm90), Ok(()));
         assert_eq!(v0(128, 64, 32, 4).check(Arch::Sm89), Ok(()));
+        let v2 = |bn, w| TileConfig {
+            family: Family::V2,
+            ..v1(128, 16 * w, bn, w, 2)
+        };
+        assert_eq!(v2(128, 8).check(Arch::Sm90a), Ok(()));
+        assert_eq!(v2(128, 8).check(Arch::Sm90), Err(Rule::Arch));
+        assert_eq!(v2(128, 6).check(Arch::Sm90a), Err(Rule::RowsPerWarp));
+        assert_eq!(v2(96, 8).check(Arch::Sm90a), Err(Rule::TileDivisibility));
     }
 
     #[test]
@@ -268,5 +313,9 @@ mod tests {
         assert_eq!(Arch::best_for(90, &avail), Some(Arch::Sm89));
         assert_eq!(Arch::best_for(86, &avail), Some(Arch::Sm80));
         assert_eq!(Arch::best_for(75, &avail), None);
+        // sm_90a PTX runs on compute capability 9.0 only.
+        let hopper = [Arch::Sm89, Arch::Sm90a];
+        assert_eq!(Arch::best_for(90, &hopper), Some(Arch::Sm90a));
+        assert_eq!(Arch::best_for(100, &hopper), Some(Arch::Sm89));
     }
 }

@@ -40,31 +40,21 @@
 // on the H100 on 2026-11-24; see docs/perf-notes.md).
 #![allow(clippy::needless_range_loop)]
 
-use core::f32::consts::{LN_2, LOG2_E};
+use core::f32::consts::LOG2_E;
 
-use crate::mask::{causal_key_end, key_tiles, tile_needs_mask};
-use crate::params::Strides;
-use crate::prims::{
-    Shared, block_idx, cp_async_16, cp_async_commit, cp_async_wait, dyn_smem, exp2, fma, grid_dim,
-    lane_id, ldmatrix, ldmatrix_trans, log2, opaque_ptr, shfl_xor_f32, sync_threads, thread_idx,
-    warp_id,
+use crate::flash::{
+    Acc, MAX_MT, MAX_N_TILES, RowStats, Rows, mask_scores, p_fragment, softmax_step, write_output,
 };
+use crate::mask::{key_tiles, tile_needs_mask};
+use crate::prims::{
+    Shared, block_idx, cp_async_commit, cp_async_wait, dyn_smem, grid_dim, lane_id, ldmatrix,
+    ldmatrix_trans, sync_threads, warp_id,
+};
+use crate::smem_tile::{CHUNK, RowMajor, TileLayout, load_tile_async, wait_oldest_tile};
 use crate::{AttnParams, Element};
 
-/// Elements per 16-byte chunk, the unit of `cp.async` and of an `ldmatrix` row.
-const CHUNK: usize = 8;
-/// Register arrays are sized for the largest tiles (D ≤ 128, BN ≤ 128); loops
-/// run to the variant's own bounds and the compiler drops the unused tail.
+/// Q fragments per m-tile are sized for the largest head dim (D ≤ 128).
 const MAX_K_STEPS: usize = 8;
-const MAX_N_TILES: usize = 16;
-/// At most two m-tiles (32 query rows) per warp.
-const MAX_MT: usize = 2;
-
-/// Byte offset of chunk `chunk` of row `row` in a swizzled `[rows][D]` tile.
-#[inline(always)]
-fn swizzled<const D: usize>(row: usize, chunk: usize) -> u32 {
-    ((row * D + (chunk ^ (row & 7)) * CHUNK) * 2) as u32
-}
 
 /// Where one lane's `ldmatrix` row addresses lie in a swizzled tile: for
 /// 16-row group `group` and 16-column step `step` the lane supplies row
@@ -80,7 +70,7 @@ impl<const D: usize> FragRows<D> {
     #[inline(always)]
     fn new(row: usize, half: usize) -> Self {
         FragRows {
-            offsets: core::array::from_fn(|s| swizzled::<D>(row, 2 * s + half)),
+            offsets: core::array::from_fn(|s| RowMajor::offset::<D, 0>(row, 2 * s + half)),
         }
     }
 
@@ -96,72 +86,6 @@ impl<const D: usize> FragRows<D> {
 #[inline(always)]
 fn frag_addr<const D: usize>(bases: &[Shared; 4], group: usize, step: usize) -> Shared {
     bases[step % 4].byte_add((group * 16 * D * 2 + (step / 4) * 8 * CHUNK * 2) as u32)
-}
-
-/// Issue `cp.async` copies (by the block's `32·W` threads) of rows
-/// `row0..row0+ROWS` of one head into a swizzled tile; rows at or past `seqlen`
-/// are zero-filled (their source address is the head's row 0 and nothing is
-/// read from it).
-///
-/// Each thread copies chunk `c` of rows `r, r + P, r + 2P, …` (`P` rows per
-/// pass of the block). Its source pointer advances by `P` rows through
-/// [`opaque_ptr`], and its destination is one opaque base plus constants:
-/// computed naively, LLVM hoists every copy's address out of the tile loop
-/// into its own 64-bit register.
-///
-/// # Safety
-/// `dst` holds `ROWS·D` elements of shared memory; `src` is valid for `strides` up to `seqlen`.
-#[inline(always)]
-unsafe fn load_tile_async<const D: usize, const ROWS: usize, const W: usize>(
-    dst: Shared,
-    src: u64,
-    strides: Strides,
-    (b, h): (u32, u32),
-    row0: u32,
-    seqlen: u32,
-) {
-    let (chunks, threads) = (D / CHUNK, 32 * W);
-    let pass_rows = threads / chunks;
-    let tid = thread_idx() as usize;
-    let (r, c) = (tid / chunks, tid % chunks);
-    // SAFETY (pointer arithmetic): (b, row, h, c·8) is inside the tensor for
-    // every row < seqlen; rows ≥ seqlen are never read.
-    let head_row0 = unsafe {
-        (src as *const u16).offset(strides.offset(b, 0, h) + (c * CHUNK) as isize) as *const u8
-    };
-    let row_bytes = strides.seq as isize * 2;
-    let mut from = opaque_ptr(head_row0.wrapping_offset((row0 as usize + r) as isize * row_bytes));
-    let to = dst.byte_add(swizzled::<D>(r, c)).opaque();
-    let rows_left = seqlen as i64 - (row0 as usize + r) as i64;
-    for k in 0..ROWS / pass_rows {
-        let valid = ((k * pass_rows) as i64) < rows_left;
-        // With whole groups of 8 rows per pass, every row this thread copies
-        // has the same swizzle, so its destinations differ by constants.
-        let dst_k = if pass_rows % 8 == 0 {
-            to.byte_add((k * pass_rows * D * 2) as u32)
-        } else {
-            dst.byte_add(swizzled::<D>(r + k * pass_rows, c))
-        };
-        // SAFETY: the tile holds ROWS·D elements; a valid row is inside the tensor.
-        unsafe {
-            cp_async_16(
-                dst_k,
-                if valid { from } else { head_row0 },
-                if valid { 16 } else { 0 },
-            )
-        };
-        from = opaque_ptr(from.wrapping_offset(pass_rows as isize * row_bytes));
-    }
-}
-
-/// `cp.async.wait_group STAGES−2`: the oldest in-flight tile has landed.
-#[inline(always)]
-fn wait_oldest_tile<const STAGES: usize>() {
-    match STAGES {
-        2 => cp_async_wait::<0>(),
-        3 => cp_async_wait::<1>(),
-        _ => cp_async_wait::<2>(),
-    }
 }
 
 /// Attention forward, v1. Grid `(⌈seqlen_q/BM⌉, heads_q, batch)`, block `32·W`
@@ -208,7 +132,7 @@ pub unsafe fn attn_fwd<
             let n0 = (n * BN) as u32;
             // SAFETY: tensors valid per the caller; stage buffers hold BN·D elements.
             unsafe {
-                load_tile_async::<D, BN, W>(
+                load_tile_async::<RowMajor, D, BN, W>(
                     k_stage(n % STAGES),
                     p.k,
                     p.k_strides,
@@ -216,7 +140,7 @@ pub unsafe fn attn_fwd<
                     n0,
                     sk,
                 );
-                load_tile_async::<D, BN, W>(
+                load_tile_async::<RowMajor, D, BN, W>(
                     v_stage(n % STAGES),
                     p.v,
                     p.v_strides,
@@ -233,7 +157,7 @@ pub unsafe fn attn_fwd<
     // Prologue: Q and the first STAGES−1 key tiles in flight (Q in the first group).
     if n_tiles > 0 {
         // SAFETY: as above; the Q tile holds BM·D elements.
-        unsafe { load_tile_async::<D, BM, W>(q_s, p.q, p.q_strides, (b, h), m0, sq) };
+        unsafe { load_tile_async::<RowMajor, D, BM, W>(q_s, p.q, p.q_strides, (b, h), m0, sq) };
     }
     for n in 0..STAGES - 1 {
         issue_tile(n);
@@ -255,11 +179,9 @@ pub unsafe fn attn_fwd<
     let v_rows = FragRows::<D>::new(8 * (mat & 1) + tid_lane % 8, mat >> 1);
     let q = QFragments::<D>::load(q_rows, q_s, mt);
 
-    let mut o_acc = [[[0f32; 4]; MAX_N_TILES]; MAX_MT];
-    // Per m-tile and row half (rows g, g+8): running max (exp2 domain) and this
-    // thread's part of the running sum.
-    let mut m = [[f32::NEG_INFINITY; 2]; MAX_MT];
-    let mut l = [[0f32; 2]; MAX_MT];
+    let mut o_acc: Acc = [[[0f32; 4]; MAX_N_TILES]; MAX_MT];
+    let mut stats = RowStats::new();
+    let rows = Rows { m0, row0, g, t };
 
     for n in 0..n_tiles {
         wait_oldest_tile::<STAGES>();
@@ -273,65 +195,9 @@ pub unsafe fn attn_fwd<
         // Mask: only tiles crossing the end of the keys or the diagonal.
         let n0 = (n * BN) as u32;
         if tile_needs_mask(m0, n0, BN as u32, sq, sk, CAUSAL) {
-            // This thread holds keys n0 + 2t + 8j + c (c = 0, 1). Each of its
-            // rows admits keys below an end; taken relative to the first key,
-            // one small integer per row and the comparisons are against
-            // constants (32-bit: seqlens are far below 2^31).
-            let first_key = (n0 + 2 * t as u32) as i32;
-            for mi in 0..mt {
-                for r in 0..2 {
-                    let row = m0 + (row0 + 16 * mi + g + 8 * r) as u32;
-                    let end = if CAUSAL {
-                        causal_key_end(row.min(sq - 1), sq, sk) as i32
-                    } else {
-                        sk as i32
-                    };
-                    let limit = end - first_key;
-                    for j in 0..BN / 8 {
-                        for c in 0..2 {
-                            if (8 * j + c) as i32 >= limit {
-                                s[mi][j][2 * r + c] = f32::NEG_INFINITY;
-                            }
-                        }
-                    }
-                }
-            }
+            mask_scores::<BN, CAUSAL>(&mut s, mt, rows, n0, (sq, sk));
         }
-
-        // Online softmax: new row maxima, rescale what was accumulated, P = 2^(S·c − m).
-        for mi in 0..mt {
-            let mut tile_max = [f32::NEG_INFINITY; 2];
-            for j in 0..BN / 8 {
-                tile_max[0] = tile_max[0].max(s[mi][j][0]).max(s[mi][j][1]);
-                tile_max[1] = tile_max[1].max(s[mi][j][2]).max(s[mi][j][3]);
-            }
-            let mut base = [0f32; 2];
-            for r in 0..2 {
-                let mx = quad_max(tile_max[r]);
-                let m_new = m[mi][r].max(mx * scale_log2);
-                // A row that has seen only masked keys keeps m = −∞; use 0 as the
-                // exponent base so 2^(−∞ − base) = 0 instead of NaN.
-                base[r] = if m_new == f32::NEG_INFINITY {
-                    0.0
-                } else {
-                    m_new
-                };
-                let alpha = exp2(m[mi][r] - base[r]);
-                m[mi][r] = m_new;
-                l[mi][r] *= alpha;
-                for j in 0..D / 8 {
-                    o_acc[mi][j][2 * r] *= alpha;
-                    o_acc[mi][j][2 * r + 1] *= alpha;
-                }
-            }
-            for j in 0..BN / 8 {
-                for i in 0..4 {
-                    let x = exp2(fma(s[mi][j][i], scale_log2, -base[i / 2]));
-                    s[mi][j][i] = x;
-                    l[mi][i / 2] += x;
-                }
-            }
-        }
+        softmax_step::<D, BN>(&mut s, &mut o_acc, &mut stats, mt, scale_log2);
 
         // O += P V, P converted to the input dtype in registers.
         pv::<E, D, BN>(&s, mt, v_rows.bases(v_stage(n % STAGES)), &mut o_acc);
@@ -339,49 +205,7 @@ pub unsafe fn attn_fwd<
     // Nothing may be left in flight when the block exits.
     cp_async_wait::<0>();
 
-    // Epilogue: O = acc / l, LSE = ln Σ = (m + log2 l)·ln 2; empty rows: O = 0, LSE = −∞.
-    let o = p.o as *mut u16;
-    for mi in 0..mt {
-        for r in 0..2 {
-            let total = quad_sum(l[mi][r]);
-            let (inv_l, lse) = if total > 0.0 {
-                (1.0 / total, (m[mi][r] + log2(total)) * LN_2)
-            } else {
-                (0.0, f32::NEG_INFINITY)
-            };
-            let row = m0 + (row0 + 16 * mi + g + 8 * r) as u32;
-            if row >= sq {
-                continue;
-            }
-            let row_off = p.o_strides.offset(b, row, h);
-            for j in 0..D / 8 {
-                let acc = o_acc[mi][j];
-                let pair = E::pack2(acc[2 * r] * inv_l, acc[2 * r + 1] * inv_l);
-                // SAFETY: (b, row, h, 8j + 2t) is inside O; strides are multiples of 8 elements, so 4-byte aligned.
-                unsafe { *(o.offset(row_off + (8 * j + 2 * t) as isize) as *mut u32) = pair };
-            }
-            if t == 0 {
-                let idx =
-                    (b as usize * p.heads_q as usize + h as usize) * sq as usize + row as usize;
-                // SAFETY: idx < batch · heads_q · seqlen_q.
-                unsafe { *(p.lse as *mut f32).add(idx) = lse };
-            }
-        }
-    }
-}
-
-/// Max over the 4 lanes of a quad (the threads sharing a row).
-#[inline(always)]
-fn quad_max(x: f32) -> f32 {
-    let x = x.max(shfl_xor_f32(x, 1));
-    x.max(shfl_xor_f32(x, 2))
-}
-
-/// Sum over the 4 lanes of a quad.
-#[inline(always)]
-fn quad_sum(x: f32) -> f32 {
-    let x = x + shfl_xor_f32(x, 1);
-    x + shfl_xor_f32(x, 2)
+    write_output::<E, D>(&o_acc, &stats, mt, rows, p, (b, h));
 }
 
 /// The A-operand fragments of a warp's query rows: held in registers when
@@ -434,9 +258,6 @@ impl<const D: usize> QFragments<D> {
     }
 }
 
-/// Per m-tile, BN/8 accumulator tiles of 16 rows × 8 columns.
-type Acc = [[[f32; 4]; MAX_N_TILES]; MAX_MT];
-
 /// `S = Q Kᵀ` for one warp: 16·MT rows × BN keys. Each K fragment feeds all
 /// MT m-tiles. B fragments come from K rows with plain `ldmatrix.x4`: matrices
 /// (keys 0–7, k 0–7), (keys 0–7, k 8–15), (keys 8–15, k 0–7), (keys 8–15, k 8–15)
@@ -477,13 +298,7 @@ fn pv<E: Element, const D: usize, const BN: usize>(
     for kk in 0..BN / 16 {
         let mut a = [[0u32; 4]; MAX_MT];
         for mi in 0..mt {
-            let (lo, hi) = (&p[mi][2 * kk], &p[mi][2 * kk + 1]);
-            a[mi] = [
-                E::pack2(lo[0], lo[1]),
-                E::pack2(lo[2], lo[3]),
-                E::pack2(hi[0], hi[1]),
-                E::pack2(hi[2], hi[3]),
-            ];
+            a[mi] = p_fragment::<E>(p, mi, kk);
         }
         for j2 in 0..D / 16 {
             // SAFETY: keys < BN and chunks < D/8 address inside the V tile.

@@ -151,8 +151,8 @@ pub fn pick_variant(
         }
         None => None,
     };
-    let sm_count = device.map_or(1, |d| d.info.sm_count);
-    let (v, how) = choose_variant(&reg, cache.as_ref(), p, sm_count)
+    let gpu = device.map_or((1, None), |d| (d.info.sm_count, Some(d.info.cc())));
+    let (v, how) = choose_variant(&reg, cache.as_ref(), p, gpu)
         .ok_or_else(|| Error::Invalid(format!("no variant of this build computes {p}")))?;
     eprintln!(
         "tileattn: {} ({})",

@@ -29,9 +29,10 @@ impl VariantSpec {
     /// (`_s` only for families with a pipeline).
     pub fn entry_name(&self) -> String {
         let t = &self.tile;
-        let stages = match t.family {
-            Family::V0 => String::new(),
-            Family::V1 => format!("_s{}", t.stages),
+        let stages = if t.family.pipelined() {
+            format!("_s{}", t.stages)
+        } else {
+            String::new()
         };
         format!(
             "attn_fwd_{}_d{}_{}_bm{}_bn{}_w{}{}_{}",
@@ -69,10 +70,13 @@ impl fmt::Display for SpecError {
             SpecError::Parse(m) => write!(f, "tiles.toml: {m}"),
             SpecError::UnknownArch(a) => write!(
                 f,
-                "tiles.toml: unknown arch `{a}` (known: sm_80, sm_86, sm_89, sm_90)"
+                "tiles.toml: unknown arch `{a}` (known: sm_80, sm_86, sm_89, sm_90, sm_90a)"
             ),
             SpecError::UnknownFamily(k) => {
-                write!(f, "tiles.toml: unknown kernel family `{k}` (known: v0, v1)")
+                write!(
+                    f,
+                    "tiles.toml: unknown kernel family `{k}` (known: v0, v1, v2)"
+                )
             }
             SpecError::UnknownDType(d) => {
                 write!(f, "tiles.toml: unknown dtype `{d}` (known: f16, bf16)")
@@ -151,6 +155,9 @@ struct RawFamily {
     warps: Vec<usize>,
     #[serde(default = "one")]
     stages: Vec<usize>,
+    /// Overrides the file's `archs` for this family (v2 is sm_90a-only, and
+    /// building every other family for sm_90a too would double the build).
+    archs: Option<Vec<String>>,
 }
 
 fn one() -> Vec<usize> {
@@ -210,11 +217,9 @@ fn placement(tile: &TileConfig, archs: &[Arch]) -> Result<Vec<Arch>, Rule> {
     }
 }
 
-/// Parse and expand the text of a `tiles.toml`.
-pub fn expand(text: &str) -> Result<Expansion, SpecError> {
-    let raw: RawFile = toml::from_str(text).map_err(|e| SpecError::Parse(e.to_string()))?;
-    let mut archs = raw
-        .archs
+/// A list of arch names, sorted and deduplicated; empty is an error.
+fn parse_archs(names: &[String]) -> Result<Vec<Arch>, SpecError> {
+    let mut archs = names
         .iter()
         .map(|a| parse_arch(a))
         .collect::<Result<Vec<_>, _>>()?;
@@ -223,11 +228,25 @@ pub fn expand(text: &str) -> Result<Expansion, SpecError> {
     if archs.is_empty() {
         return Err(SpecError::Empty("archs".into()));
     }
+    Ok(archs)
+}
+
+/// Parse and expand the text of a `tiles.toml`.
+pub fn expand(text: &str) -> Result<Expansion, SpecError> {
+    let raw: RawFile = toml::from_str(text).map_err(|e| SpecError::Parse(e.to_string()))?;
+    let archs = parse_archs(&raw.archs)?;
+    // Every arch some family is built for gets a PTX module.
+    let mut all_archs = archs.clone();
     let mut variants = BTreeMap::new();
     let mut dropped = Vec::new();
 
     for (i, fam) in raw.family.iter().enumerate() {
         let family = parse_family(&fam.kernel)?;
+        let fam_archs = match &fam.archs {
+            Some(list) => parse_archs(list)?,
+            None => archs.clone(),
+        };
+        all_archs.extend(&fam_archs);
         let dtypes = fam
             .dtypes
             .iter()
@@ -255,7 +274,7 @@ pub fn expand(text: &str) -> Result<Expansion, SpecError> {
                                         tile,
                                         archs: Vec::new(),
                                     };
-                                    match placement(&tile, &archs) {
+                                    match placement(&tile, &fam_archs) {
                                         Ok(fits) => {
                                             v.archs = fits;
                                             variants.insert(v.entry_name(), v);
@@ -323,8 +342,10 @@ pub fn expand(text: &str) -> Result<Expansion, SpecError> {
     if variants.is_empty() {
         return Err(SpecError::Empty("the expanded variant set".into()));
     }
+    all_archs.sort();
+    all_archs.dedup();
     Ok(Expansion {
-        archs,
+        archs: all_archs,
         variants: variants.into_values().collect(),
         dropped,
     })

@@ -95,6 +95,20 @@ fn shared_memory_is_judged_per_arch() {
 }
 
 #[test]
+fn a_family_can_name_its_own_archs() {
+    let text = "archs = [\"sm_89\"]\n[[family]]\nkernel = \"v2\"\narchs = [\"sm_90a\"]\n\
+                dtypes = [\"bf16\"]\nhead_dims = [128]\ncausal = [false]\nblock_m = [128]\n\
+                block_n = [128]\nwarps = [8]\nstages = [2]\n";
+    let e = expand(text).unwrap();
+    assert_eq!(e.archs, vec![Arch::Sm89, Arch::Sm90a]);
+    assert_eq!(e.variants.len(), 1);
+    assert_eq!(e.variants[0].archs, vec![Arch::Sm90a]);
+    // Without the override v2 fits no arch of the file and is dropped.
+    let e = expand(&text.replace("archs = [\"sm_90a\"]\n", "")).unwrap_err();
+    assert!(matches!(e, SpecError::Empty(_)), "{e:?}");
+}
+
+#[test]
 fn malformed_files_are_rejected() {
     assert!(matches!(
         expand("archs = [\"sm_75\"]"),

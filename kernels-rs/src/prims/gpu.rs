@@ -4,6 +4,9 @@
 use core::arch::asm;
 use core::arch::nvptx;
 
+mod wgmma;
+pub(crate) use wgmma::*;
+
 #[inline(always)]
 pub(crate) fn thread_idx() -> u32 {
     // SAFETY: reading special registers has no preconditions.
@@ -55,6 +58,11 @@ pub(crate) fn shared_add(a: SharedAddr, bytes: u32) -> SharedAddr {
 }
 
 #[inline(always)]
+pub(crate) fn shared_align_up(a: SharedAddr, align: u32) -> SharedAddr {
+    a.wrapping_add(align - 1) & !(align - 1)
+}
+
+#[inline(always)]
 pub(crate) fn shared_opaque(a: SharedAddr) -> SharedAddr {
     let r: u32;
     // SAFETY: a register move; the asm only hides the value from LLVM. Not
@@ -73,6 +81,12 @@ pub(crate) fn opaque_ptr(p: *const u8) -> *const u8 {
         asm!("mov.b64 {r}, {p};", r = out(reg64) r, p = in(reg64) p as u64, options(nomem, nostack))
     };
     r as *const u8
+}
+
+/// The start-address field of a `wgmma` descriptor: the `.shared` address itself.
+#[inline(always)]
+pub(crate) fn desc_address(a: SharedAddr) -> u32 {
+    a
 }
 
 /// Generic address of shared memory → 32-bit `.shared` address.

@@ -24,10 +24,12 @@
 
 mod sched;
 mod warp;
+mod wgmma;
 
 pub use sched::{EmuError, LaunchDims, launch};
 pub(crate) use sched::{block_dim, block_idx, dyn_smem, grid_dim, sync_threads, thread_idx};
 pub(crate) use warp::*;
+pub(crate) use wgmma::*;
 
 /// Software f16/bf16 conversions (IEEE round-to-nearest-even), the emulator's
 /// counterpart of the PTX `cvt` instructions.

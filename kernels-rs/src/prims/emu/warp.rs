@@ -24,12 +24,12 @@ pub(crate) fn shfl_idx_f32(value: f32, src_lane: u32) -> f32 {
 }
 
 #[derive(Clone, Copy)]
-enum MmaType {
+pub(crate) enum MmaType {
     F16,
     Bf16,
 }
 
-fn half(reg: u32, hi: bool, ty: MmaType) -> f32 {
+pub(crate) fn half(reg: u32, hi: bool, ty: MmaType) -> f32 {
     let bits = if hi { (reg >> 16) as u16 } else { reg as u16 };
     match ty {
         MmaType::F16 => f16_to_f32(bits),
@@ -86,6 +86,10 @@ pub(crate) fn shared_addr(p: *const u8) -> SharedAddr {
 
 pub(crate) fn shared_add(a: SharedAddr, bytes: u32) -> SharedAddr {
     a.wrapping_add(bytes as usize)
+}
+
+pub(crate) fn shared_align_up(a: SharedAddr, align: u32) -> SharedAddr {
+    a.wrapping_add(a.align_offset(align as usize))
 }
 
 /// Opacity only matters to the GPU compiler.

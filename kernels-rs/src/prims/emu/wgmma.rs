@@ -1,0 +1,140 @@
+//! `wgmma.mma_async` on the emulator, decoding the shared-memory matrix
+//! descriptors as the tensor cores do (PTX ISA, "Asynchronous Warpgroup Level
+//! Matrix Multiply-Accumulate": matrix descriptor format, canonical layouts
+//! with the 128-byte swizzle, register fragments of `.m64nNk16`).
+//!
+//! The chain runs synchronously when issued: between issue and
+//! `wgmma.wait_group` a correct kernel changes neither the operands nor the
+//! accumulators, so the result is the same as the hardware's.
+//!
+//! Fragments: thread `lane = 4g + t` of warp `w` (0..4 within the warpgroup)
+//! holds, for every 8-column tile `j`, D rows `16w + g` and `16w + g + 8`,
+//! columns `8j + 2t + {0,1}`; an A fragment from registers is the
+//! `mma.m16n8k16` A fragment of the warp's 16 rows.
+
+use super::sched::{dyn_smem, warp_exchange, with_ctx};
+use super::warp::{MmaType, half};
+
+/// A decoded descriptor: where element (`mn`, `k`) of the operand lies.
+struct Operand {
+    start: usize,
+    lbo: usize,
+    sbo: usize,
+}
+
+impl Operand {
+    fn decode(desc: u64) -> Operand {
+        let field = |shift: u32| (((desc >> shift) & 0x3FFF) << 4) as usize;
+        assert_eq!(
+            desc >> 62,
+            1,
+            "the emulator decodes only the 128-byte swizzle (layout type 1)"
+        );
+        Operand {
+            start: dyn_smem() as usize + field(0),
+            lbo: field(16),
+            sbo: field(32),
+        }
+    }
+
+    /// The 128-byte swizzle: address bits 4–6 (the 16-byte chunk in a
+    /// 128-byte row) XOR bits 7–9 (the row within an 8-row, 1024-byte period).
+    fn swizzle(addr: usize) -> usize {
+        addr ^ (((addr >> 7) & 7) << 4)
+    }
+
+    /// K-major: rows of 128 bytes hold 64 k-values; 8-row groups are `sbo` apart.
+    fn k_major(&self, mn: usize, k: usize) -> u16 {
+        let addr = self.start + (mn / 8) * self.sbo + (mn % 8) * 128 + 2 * k;
+        Self::read(addr)
+    }
+
+    /// MN-major: rows of 128 bytes hold 64 mn-values, one row per k; 64-wide
+    /// mn blocks are `lbo` apart, 8-row k groups `sbo`.
+    fn mn_major(&self, mn: usize, k: usize) -> u16 {
+        let addr =
+            self.start + (mn / 64) * self.lbo + 2 * (mn % 64) + (k / 8) * self.sbo + (k % 8) * 128;
+        Self::read(addr)
+    }
+
+    fn read(addr: usize) -> u16 {
+        // SAFETY: a descriptor of a correct kernel points into the block's
+        // shared memory; the read is aligned to the element.
+        unsafe { *(Self::swizzle(addr) as *const u16) }
+    }
+}
+
+/// This thread's position: (warp in the warpgroup, g, t).
+fn position() -> (usize, usize, usize) {
+    let tid = with_ctx(|c, _| c.tid) as usize;
+    ((tid / 32) % 4, (tid % 32) / 4, tid % 4)
+}
+
+/// Adds A (rows of this thread, 16 k per step, as f32) times B to `acc`.
+fn accumulate<const N8: usize>(
+    acc: &mut [[f32; 4]; N8],
+    a: impl Fn(usize, usize, usize) -> f32,
+    b: impl Fn(usize, usize, usize) -> f32,
+) {
+    let (_, g, t) = position();
+    for step in 0..4 {
+        for (j, tile) in acc.iter_mut().enumerate() {
+            for (i, d) in tile.iter_mut().enumerate() {
+                let row = g + 8 * (i / 2);
+                let col = 8 * j + 2 * t + (i & 1);
+                for k in 0..16 {
+                    *d += a(step, row, k) * b(step, col, k);
+                }
+            }
+        }
+    }
+}
+
+/// Four k-steps of `wgmma.mma_async.m64nNk16` (N = 8·N8), A and B K-major in
+/// shared memory.
+pub(crate) fn wgmma_ss<const N8: usize>(
+    ty: MmaType,
+    acc: &mut [[f32; 4]; N8],
+    a: [u64; 4],
+    b: [u64; 4],
+) {
+    let (w, _, _) = position();
+    let (a, b) = (a.map(Operand::decode), b.map(Operand::decode));
+    accumulate(
+        acc,
+        |s, row, k| half_of(a[s].k_major(16 * w + row, k), ty),
+        |s, col, k| half_of(b[s].k_major(col, k), ty),
+    );
+}
+
+/// Four k-steps with A from registers (each warp's 16 rows) and B MN-major
+/// (transposed) in shared memory.
+pub(crate) fn wgmma_rs<const N8: usize>(
+    ty: MmaType,
+    acc: &mut [[f32; 4]; N8],
+    a: [[u32; 4]; 4],
+    b: [u64; 4],
+) {
+    let frags = warp_exchange(a);
+    let b = b.map(Operand::decode);
+    // Element (row, k) of step s from the mma.m16n8k16 A layout: register r of
+    // lane 4g + t holds row g + 8(r&1), columns 2t + 8(r>>1) + {0,1}.
+    let a_elem = |s: usize, row: usize, k: usize| {
+        let (g, rh) = (row % 8, row / 8);
+        let (t, kh, hi) = ((k % 8) / 2, k / 8, k % 2 == 1);
+        half(frags[4 * g + t][s][rh + 2 * kh], hi, ty)
+    };
+    accumulate(acc, a_elem, |s, col, k| half_of(b[s].mn_major(col, k), ty));
+}
+
+fn half_of(bits: u16, ty: MmaType) -> f32 {
+    half(bits as u32, false, ty)
+}
+
+/// Descriptors hold shared addresses relative to the block's shared memory.
+pub(crate) fn desc_address(a: *const u8) -> u32 {
+    (a as usize - dyn_smem() as usize) as u32
+}
+
+/// Proxy fences only order the GPU's memory paths.
+pub(crate) fn fence_proxy_async() {}
