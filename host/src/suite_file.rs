@@ -269,6 +269,21 @@ dtype = "f16"
     }
 
     #[test]
+    fn the_committed_dtype_parity_suite_pairs_every_shape() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../suites/dtype-parity.toml");
+        let s = UserSuite::load(&path).unwrap();
+        assert_eq!(s.problems.len(), 16);
+        for pair in s.problems.chunks(2) {
+            assert_eq!((pair[0].dtype, pair[1].dtype), (DType::Bf16, DType::F16));
+            let as_bf16 = Problem {
+                dtype: DType::Bf16,
+                ..pair[1].clone()
+            };
+            assert_eq!(pair[0], as_bf16);
+        }
+    }
+
+    #[test]
     fn files_are_read_with_their_path_in_errors() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("nightly.toml");
