@@ -8,7 +8,6 @@ use serde::{Deserialize, Serialize};
 
 mod load;
 use load::nan_if_null;
-pub(crate) use load::syntax_error;
 
 /// Bumped on any change a reader of an older file could misread.
 pub const RUN_SCHEMA_VERSION: u32 = 1;
@@ -304,4 +303,14 @@ pub(crate) fn committed_path(name: &str) -> std::path::PathBuf {
 #[cfg(test)]
 pub(crate) fn committed_run(name: &str) -> RunFile {
     RunFile::load(&committed_path(name)).expect("a committed run loads")
+}
+
+/// A committed run of the H200 ratchet demonstration
+/// (`results/h200/ratchet/NAME`: two runs of one build, one on worse variants).
+#[cfg(test)]
+pub(crate) fn committed_ratchet_run(name: &str) -> RunFile {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../results/h200/ratchet")
+        .join(name);
+    RunFile::load(&path).expect("a committed H200 ratchet run loads")
 }

@@ -52,7 +52,7 @@ enum Command {
     Time(time::Args),
     /// Verify, time and rank every valid variant for a shape or suite; cache the winners.
     Tune(tune::Args),
-    /// Judge a bench run against a baseline: exit 1 on a regression; --update raises the baseline.
+    /// Judge a bench run against a baseline, allowing for drift between runs: exit 1 on a regression; --update raises the baseline; --calibrate estimates the drift.
     Ratchet(ratchet::Args),
 }
 

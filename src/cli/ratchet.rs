@@ -1,14 +1,15 @@
 //! `tileattn ratchet`: judge a run against a baseline (exit 1 on a
-//! regression), optionally raise the baseline, or start one. The rule, the
-//! matching and the file format are documented in `tileattn_host::ratchet`.
+//! regression), optionally raise the baseline, start one, or calibrate the
+//! between-run drift from runs of one build. The rule, the matching and the
+//! file format are documented in `tileattn_host::ratchet`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use tileattn::host::ratchet::baseline::{Baseline, path_for};
 use tileattn::host::ratchet::report::Side;
-use tileattn::host::ratchet::rule::{parse_confidence, parse_threshold};
-use tileattn::host::ratchet::{MismatchKind, Report, Rule, compare, mismatches};
+use tileattn::host::ratchet::rule::{parse_confidence, parse_drift, parse_threshold};
+use tileattn::host::ratchet::{MismatchKind, Report, Rule, calibrate, compare, mismatches};
 use tileattn::host::runfile::RunFile;
 use tileattn::host::tune_cache::rfc3339_utc;
 use tileattn::host::{Error, Result};
@@ -16,17 +17,30 @@ use tileattn::host::{Error, Result};
 #[derive(clap::Args)]
 pub struct Args {
     /// Baseline file (results/baselines/<GPU>/<suite>.json), or any run file.
-    #[arg(long, required_unless_present = "init")]
+    /// With --calibrate: the baseline to store the calibration in.
+    #[arg(long, required_unless_present_any = ["init", "calibrate"])]
     baseline: Option<PathBuf>,
     /// The run to judge: the SUITE.json that `tileattn bench --out DIR` wrote.
-    #[arg(long)]
-    current: PathBuf,
+    #[arg(long, required_unless_present = "calibrate")]
+    current: Option<PathBuf>,
     /// Smallest change that matters: `2%` or `0.02`.
     #[arg(long, default_value = "2%")]
     threshold: String,
-    /// Confidence level of the ratio CIs: `0.95` or `95%`.
+    /// Run-level confidence: the run fails by chance (nothing slower by more
+    /// than half the threshold) with probability at most 1 − this. `0.95` or
+    /// `95%`. With --calibrate: that of the drift's upper bound.
     #[arg(long, default_value = "0.95")]
     confidence: String,
+    /// Between-run drift of one run's median, as a relative SD at every
+    /// duration (`1%`, `0.01`; `0` trusts the within-run CIs alone), instead
+    /// of the baseline's calibration or the built-in default.
+    #[arg(long)]
+    drift: Option<String>,
+    /// Estimate the drift from two or more runs of one build on one machine
+    /// (`bench` run files) and print it; with --baseline, also store it there.
+    #[arg(long, num_args = 2.., value_name = "RUN",
+          conflicts_with_all = ["current", "update", "init", "drift", "allow_mismatch", "allow_kernel_change"])]
+    calibrate: Vec<PathBuf>,
     /// Print the report as JSON instead of Markdown.
     #[arg(long)]
     json: bool,
@@ -52,11 +66,17 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
-    let rule = Rule::new(
-        parse_threshold(&args.threshold)?,
-        parse_confidence(&args.confidence)?,
-    )?;
-    let current = RunFile::load(&args.current).map_err(unreadable)?;
+    let threshold = parse_threshold(&args.threshold)?;
+    let confidence = parse_confidence(&args.confidence)?;
+    let drift_flag = args.drift.as_deref().map(parse_drift).transpose()?;
+    if !args.calibrate.is_empty() {
+        return calibrate_drift(&args, confidence);
+    }
+    let current_path = args
+        .current
+        .as_deref()
+        .ok_or_else(|| Error::Invalid("--current is required".into()))?;
+    let current = RunFile::load(current_path).map_err(unreadable)?;
     if args.init {
         return init(&args, current);
     }
@@ -65,6 +85,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .as_deref()
         .ok_or_else(|| Error::Invalid("--baseline is required".into()))?;
     let mut baseline = Baseline::load(baseline_path).map_err(unreadable)?;
+    let (drift, drift_source) = baseline.drift_for(drift_flag);
+    let rule = Rule::new(threshold, confidence, drift)?;
 
     let found = mismatches(&baseline.run.env, &current.env);
     let refused: Vec<String> = found
@@ -82,7 +104,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
              that machine's baseline (results/baselines/<GPU>/). To compare a change of kernels \
              against its base, pass --allow-kernel-change; to compare anyway, --allow-mismatch.",
             baseline_path.display(),
-            args.current.display(),
+            current_path.display(),
             refused.join("\n")
         )));
     }
@@ -106,8 +128,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
     };
     let report = Report::new(
         &rule,
+        drift_source,
         baseline_side,
-        Side::of(&args.current.display().to_string(), &current),
+        Side::of(&current_path.display().to_string(), &current),
         found,
         comparison,
         updated,
@@ -138,6 +161,36 @@ fn init(args: &Args, current: RunFile) -> Result<ExitCode> {
     }
     Baseline::from_run(current).save(&path)?;
     println!("wrote {}", path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--calibrate`: estimate the drift, print it, and store it in `--baseline`
+/// if given (atomically; refused for runs of another machine).
+fn calibrate_drift(args: &Args, confidence: f64) -> Result<ExitCode> {
+    let runs = args
+        .calibrate
+        .iter()
+        .map(|p| {
+            Ok((
+                p.display().to_string(),
+                RunFile::load(p).map_err(unreadable)?,
+            ))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let now = rfc3339_utc(std::time::SystemTime::now());
+    let mut report = calibrate(&runs, confidence, &now)?;
+    if let Some(path) = args.baseline.as_deref() {
+        let mut baseline = Baseline::load(path).map_err(unreadable)?;
+        let measured: Vec<&RunFile> = runs.iter().map(|(_, r)| r).collect();
+        baseline.set_drift(report.calibration.clone(), &measured)?;
+        baseline.save(path)?;
+        report.stored_in = Some(path.display().to_string());
+    }
+    if args.json {
+        super::print_json(&report)?;
+    } else {
+        print!("{}", report.markdown());
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,5 +1,13 @@
 //! The baseline file: a run file (so every reader of run files reads it) with
-//! one more top-level array, `history`, of the values `--update` replaced.
+//! two more top-level fields: `history`, the values `--update` replaced, and
+//! `drift`, the [`Calibration`] its comparisons are judged with (absent: the
+//! built-in default, [`DEFAULT_DRIFT`](super::drift::DEFAULT_DRIFT)).
+//!
+//! Both are optional, so baselines written before either existed load as
+//! they are, and the run part keeps its schema version: an older tileattn
+//! reading a calibrated baseline ignores `drift` and judges by its own older
+//! rule, which is what it would do with any baseline. A `drift` that is
+//! present must be complete and sane, or the file is rejected.
 //!
 //! The run part's `env` is that of the run the baseline was initialised from
 //! and never changes: `--update` takes only runs of the same GPU, driver and
@@ -11,10 +19,12 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::calibrate::Calibration;
+use super::drift::{DEFAULT_DRIFT, DriftModel, DriftSource};
 use super::matching::{Key, MismatchKind, compare, mismatches};
 use super::rule::{Rule, Verdict};
 use crate::fsutil::write_atomic;
-use crate::runfile::{Measurement, RunFile, syntax_error};
+use crate::runfile::{Measurement, RunFile};
 use crate::stats::{RatioCi, median};
 use crate::{Error, Result};
 
@@ -24,6 +34,8 @@ pub struct Baseline {
     pub run: RunFile,
     /// Oldest first.
     pub history: Vec<HistoryEntry>,
+    /// The drift this machine's runs were calibrated to.
+    pub drift: Option<Calibration>,
 }
 
 /// Which run a value came from.
@@ -70,6 +82,7 @@ impl Baseline {
         Baseline {
             run,
             history: Vec::new(),
+            drift: None,
         }
     }
 
@@ -79,15 +92,21 @@ impl Baseline {
         let run = RunFile::load(path)?;
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         #[derive(Deserialize)]
-        struct HistoryOnly {
+        struct Extras {
             #[serde(default)]
             history: Vec<HistoryEntry>,
+            drift: Option<Calibration>,
         }
-        let h: HistoryOnly = serde_json::from_str(&text)
-            .map_err(|e| Error::format(path, format!("history: {}", syntax_error(&text, &e))))?;
+        // The text is JSON (RunFile::load parsed it): what can fail is the shape.
+        let extras: Extras = serde_json::from_str(&text)
+            .map_err(|e| Error::format(path, format!("history or drift: {e}")))?;
+        if let Some(d) = &extras.drift {
+            d.check().map_err(|m| Error::format(path, m))?;
+        }
         Ok(Baseline {
             run,
-            history: h.history,
+            history: extras.history,
+            drift: extras.drift,
         })
     }
 
@@ -98,14 +117,56 @@ impl Baseline {
             #[serde(flatten)]
             run: &'a RunFile,
             history: &'a [HistoryEntry],
+            #[serde(skip_serializing_if = "Option::is_none")]
+            drift: Option<&'a Calibration>,
         }
         let out = Out {
             run: &self.run,
             history: &self.history,
+            drift: self.drift.as_ref(),
         };
         let text = serde_json::to_string_pretty(&out)
             .map_err(|e| Error::format(path, format!("serializing the baseline: {e}")))?;
         write_atomic(path, format!("{text}\n").as_bytes())
+    }
+
+    /// The drift to judge against this baseline with, and its source:
+    /// `command_line` (`--drift`) if given, else the stored calibration, else
+    /// the built-in default.
+    pub fn drift_for(&self, command_line: Option<f64>) -> (DriftModel, DriftSource) {
+        match (command_line, &self.drift) {
+            (Some(x), _) => (DriftModel::constant(x), DriftSource::CommandLine),
+            (None, Some(c)) => (c.model, c.source()),
+            (None, None) => (DEFAULT_DRIFT, DriftSource::Default),
+        }
+    }
+
+    /// Store `calibration` as the drift this baseline is judged with, refusing
+    /// one measured on another GPU, driver or torch: drift belongs to a
+    /// machine. Another kernel build is fine; drift is not the kernels' doing.
+    pub fn set_drift(&mut self, calibration: Calibration, runs: &[&RunFile]) -> Result<()> {
+        for run in runs {
+            self.refuse_another_machine(run, "calibrated")?;
+        }
+        self.drift = Some(calibration);
+        Ok(())
+    }
+
+    /// An error naming how `run`'s machine differs from the baseline's, if it does.
+    fn refuse_another_machine(&self, run: &RunFile, what: &str) -> Result<()> {
+        let machine: Vec<String> = mismatches(&self.run.env, &run.env)
+            .into_iter()
+            .filter(|m| m.kind == MismatchKind::Environment)
+            .map(|m| m.to_string())
+            .collect();
+        if machine.is_empty() {
+            return Ok(());
+        }
+        Err(Error::Incomparable(format!(
+            "a baseline is only {what} from runs on the same GPU, driver and torch; \
+             this run differs in {}",
+            machine.join("; ")
+        )))
     }
 
     /// The run the baseline's value for `key` came from.
@@ -129,18 +190,7 @@ impl Baseline {
     /// between runs, and taking it would ratchet the baseline down to the
     /// luckiest run seen, after which ordinary runs would read as regressions.
     pub fn update(&mut self, current: &RunFile, rule: &Rule, now_utc: &str) -> Result<Vec<Key>> {
-        let machine: Vec<String> = mismatches(&self.run.env, &current.env)
-            .into_iter()
-            .filter(|m| m.kind == MismatchKind::Environment)
-            .map(|m| m.to_string())
-            .collect();
-        if !machine.is_empty() {
-            return Err(Error::Incomparable(format!(
-                "a baseline is only updated from runs on the same GPU, driver and torch; \
-                 this run differs in {}",
-                machine.join("; ")
-            )));
-        }
+        self.refuse_another_machine(current, "updated")?;
         let comparison = compare(&self.run, current, rule)?;
         let by_key = |key: &Key| current.measurements.iter().find(|m| &Key::of(m) == key);
         let mut changed = Vec::new();
@@ -232,11 +282,10 @@ pub fn path_for(dir: &Path, run: &RunFile) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runfile::CacheMode;
+    use crate::runfile::{CacheMode, committed_run};
 
     fn h100() -> RunFile {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../results/h100/fa2.json");
-        RunFile::load(&path).unwrap()
+        committed_run("fa2.json")
     }
 
     fn scale(m: &mut Measurement, factor: f64) {
@@ -246,8 +295,26 @@ mod tests {
         m.summary.median_ms = median(&m.samples_ms);
     }
 
+    /// Drift-free, so that a 10% gain on one H100 measurement is clearly
+    /// improved: these tests are about what `update` does with verdicts,
+    /// which the rule's own tests cover.
     fn rule() -> Rule {
-        Rule::new(0.02, 0.95).unwrap()
+        Rule::new(0.02, 0.95, DriftModel::NONE).unwrap()
+    }
+
+    fn calibration(on: &RunFile) -> Calibration {
+        let model = DriftModel {
+            floor: 0.001,
+            at_1ms: 0.009,
+        };
+        Calibration {
+            model,
+            estimate: model,
+            confidence: 0.95,
+            measurements: 24,
+            runs: vec![Provenance::of(on), Provenance::of(on)],
+            calibrated_utc: "2026-12-03T10:00:00Z".into(),
+        }
     }
 
     /// A later run of the same machine: 0 improved, 1 regressed, 2 faster
@@ -365,6 +432,7 @@ mod tests {
         let base = h100();
         let mut b = Baseline::from_run(base.clone());
         b.update(&later_run(&base), &rule(), "now").unwrap();
+        b.set_drift(calibration(&base), &[&base]).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("NVIDIA_H100_80GB_HBM3").join("fa2.json");
         b.save(&path).unwrap();
@@ -388,6 +456,68 @@ mod tests {
         assert!(
             msg.contains("history") && msg.contains("missing field"),
             "{msg}"
+        );
+    }
+
+    #[test]
+    fn a_malformed_drift_is_rejected_with_the_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("b.json");
+        let base = h100();
+        let good = serde_json::to_value(calibration(&base)).unwrap();
+        for (edit, needle) in [
+            (
+                (|d: &mut serde_json::Value| d["model"]["at_1ms"] = (-0.01).into())
+                    as fn(&mut serde_json::Value),
+                "drift at_1ms is -0.01",
+            ),
+            (|d| d["model"]["floor"] = 2.0.into(), "drift floor is 2"),
+            (|d| d["confidence"] = 1.0.into(), "drift confidence is 1"),
+            (|d| d["runs"] = serde_json::json!([]), "at least two runs"),
+            (
+                |d| {
+                    d.as_object_mut().unwrap().remove("estimate");
+                },
+                "missing field `estimate`",
+            ),
+            (
+                |d| d["model"] = "1%".into(),
+                "history or drift: invalid type",
+            ),
+        ] {
+            let mut drift = good.clone();
+            edit(&mut drift);
+            let mut v = serde_json::to_value(&base).unwrap();
+            v["drift"] = drift;
+            std::fs::write(&path, v.to_string()).unwrap();
+            let msg = Baseline::load(&path).unwrap_err().to_string();
+            assert!(msg.contains(needle), "`{needle}` not in: {msg}");
+        }
+    }
+
+    #[test]
+    fn a_calibration_of_another_machine_is_refused_and_a_stored_one_is_used() {
+        let base = h100();
+        let mut other = base.clone();
+        other.env.gpu_name = "NVIDIA H200".into();
+        let mut b = Baseline::from_run(base.clone());
+        match b.set_drift(calibration(&other), &[&other]) {
+            Err(Error::Incomparable(m)) => {
+                assert!(m.contains("only calibrated") && m.contains("GPU"), "{m}")
+            }
+            r => panic!("{r:?}"),
+        }
+        assert_eq!(b.drift, None);
+        // Another kernel build is the same machine.
+        other.env = base.env.clone();
+        other.env.kernel_build = "feedface".into();
+        assert_eq!(b.drift_for(None), (DEFAULT_DRIFT, DriftSource::Default));
+        b.set_drift(calibration(&other), &[&other]).unwrap();
+        let stored = calibration(&other);
+        assert_eq!(b.drift_for(None), (stored.model, stored.source()));
+        assert_eq!(
+            b.drift_for(Some(0.02)),
+            (DriftModel::constant(0.02), DriftSource::CommandLine)
         );
     }
 

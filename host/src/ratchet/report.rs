@@ -1,10 +1,13 @@
 //! The ratchet's report: JSON for machines, Markdown for a pull-request
-//! comment, worst regressions first.
+//! comment, the run-level aggregates first, then the measurements, worst
+//! first.
 
 use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
+use super::decision::{Aggregate, run_regressed};
+use super::drift::{DriftModel, DriftSource};
 use super::matching::{Comparison, Key, Mismatch, Row};
 use super::rule::{Rule, Verdict};
 use crate::runfile::RunFile;
@@ -52,13 +55,23 @@ pub struct Counts {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     pub threshold: f64,
+    /// Run-level: the exit code's false-alarm rate is held to 1 − confidence.
     pub confidence: f64,
+    /// Of each measurement's CI (Bonferroni over the rows).
+    pub measurement_confidence: f64,
+    /// Of each aggregate's CI (Bonferroni over the aggregates).
+    pub aggregate_confidence: f64,
     pub resamples: usize,
+    /// The per-run drift the CIs were widened by, and where it came from.
+    pub drift: DriftModel,
+    pub drift_source: DriftSource,
     pub baseline: Side,
     pub current: Side,
     /// Differences the user allowed (`--allow-mismatch`, `--allow-kernel-change`).
     pub mismatches: Vec<Mismatch>,
     pub counts: Counts,
+    /// One per implementation, in the baseline's order.
+    pub aggregates: Vec<Aggregate>,
     /// Worst first: regressed, inconclusive, unchanged, improved; slowest
     /// ratio first within each.
     pub rows: Vec<Row>,
@@ -71,6 +84,7 @@ pub struct Report {
 impl Report {
     pub fn new(
         rule: &Rule,
+        drift_source: DriftSource,
         baseline: Side,
         current: Side,
         mismatches: Vec<Mismatch>,
@@ -95,12 +109,17 @@ impl Report {
         };
         Report {
             threshold: rule.threshold,
-            confidence: rule.bootstrap.confidence,
+            confidence: rule.confidence(),
+            measurement_confidence: rule.family_confidence(rows.len()),
+            aggregate_confidence: rule.family_confidence(comparison.aggregates.len()),
             resamples: rule.bootstrap.resamples,
+            drift: rule.drift,
+            drift_source,
             baseline,
             current,
             mismatches,
             counts,
+            aggregates: comparison.aggregates,
             rows,
             only_baseline: comparison.only_baseline,
             only_current: comparison.only_current,
@@ -108,46 +127,69 @@ impl Report {
         }
     }
 
+    /// The run fails: a measurement or an aggregate regressed.
     pub fn regressed(&self) -> bool {
-        self.counts.regressed > 0
+        run_regressed(
+            self.rows.iter().map(|r| r.judgement.verdict),
+            &self.aggregates,
+        )
+    }
+
+    /// `no regression`, or what regressed.
+    fn headline(&self) -> String {
+        if !self.regressed() {
+            return "no regression".into();
+        }
+        let mut what: Vec<String> = self
+            .aggregates
+            .iter()
+            .filter(|a| a.verdict == Verdict::Regressed)
+            .map(|a| format!("{} overall {}", a.implementation, signed_pct(a.ratio.ratio)))
+            .collect();
+        what.push(format!(
+            "{} of {} measurements",
+            self.counts.regressed,
+            self.rows.len()
+        ));
+        format!("regressed ({})", what.join("; "))
     }
 
     /// The report as a pull-request comment.
     pub fn markdown(&self) -> String {
         let c = &self.counts;
         let mut s = String::new();
-        let headline = if self.regressed() {
-            format!("{} regressed", c.regressed)
-        } else {
-            "no regression".into()
-        };
-        let _ = writeln!(s, "### tileattn performance ratchet: {headline}\n");
         let _ = writeln!(
             s,
-            "**{} regressed**, {} inconclusive, {} unchanged, {} improved; \
+            "### tileattn performance ratchet: {}
+",
+            self.headline()
+        );
+        let _ = writeln!(
+            s,
+            "| overall (geometric mean of the ratios) | measurements | change | CI ({}%) | verdict |\n\
+             |---|---:|---:|---|---|",
+            fmt_g(self.aggregate_confidence * 100.0)
+        );
+        for a in &self.aggregates {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} … {} | {} |",
+                a.implementation,
+                a.measurements,
+                signed_pct(a.ratio.ratio),
+                signed_pct(a.ratio.lo),
+                signed_pct(a.ratio.hi),
+                verdict_cell(a.verdict)
+            );
+        }
+        let _ = writeln!(
+            s,
+            "\nMeasurements: **{} regressed**, {} inconclusive, {} unchanged, {} improved; \
              {} only in the baseline, {} only in the current run.\n",
             c.regressed, c.inconclusive, c.unchanged, c.improved, c.only_baseline, c.only_current
         );
         self.write_sides(&mut s);
-        let t = self.threshold;
-        let _ = writeln!(
-            s,
-            "Rule: r = median(current) / median(baseline) with its {}% bootstrap CI [lo, hi] \
-             ({} resamples), threshold {}: **regressed** if lo > {} and r > {}; **improved** if \
-             hi < {} and r < {}; **unchanged** if the CI lies within [{}, {}]; else \
-             **inconclusive**. A change of at most half the threshold is called a regression \
-             with probability at most {}%.\n",
-            fmt_g(self.confidence * 100.0),
-            self.resamples,
-            fmt_pct(t),
-            fmt_g(1.0 + t / 2.0),
-            fmt_g(1.0 + t),
-            fmt_g(1.0 - t / 2.0),
-            fmt_g(1.0 - t),
-            fmt_g(1.0 - t),
-            fmt_g(1.0 + t),
-            fmt_g((1.0 - self.confidence) / 2.0 * 100.0),
-        );
+        self.write_rule(&mut s);
         if !self.mismatches.is_empty() {
             let _ = writeln!(s, "**Compared although the runs differ in:**\n");
             for m in &self.mismatches {
@@ -155,20 +197,39 @@ impl Report {
             }
             s.push('\n');
         }
-        let (shown, unchanged): (Vec<&Row>, Vec<&Row>) = self
-            .rows
-            .iter()
-            .partition(|r| r.judgement.verdict != Verdict::Unchanged);
-        if !shown.is_empty() {
-            write_table(&mut s, &shown);
+        // Verdicts first; rows that are neither regressed nor improved fold
+        // away, since with drift most rows of a run are inconclusive.
+        let of = |v: Verdict| -> Vec<&Row> {
+            self.rows
+                .iter()
+                .filter(|r| r.judgement.verdict == v)
+                .collect()
+        };
+        let decided: Vec<&Row> = [Verdict::Regressed, Verdict::Improved]
+            .into_iter()
+            .flat_map(of)
+            .collect();
+        if !decided.is_empty() {
+            write_table(&mut s, &decided);
         }
-        if !unchanged.is_empty() {
+        for (v, why) in [
+            (
+                Verdict::Inconclusive,
+                "the CI reaches past the threshold: not resolved by one run each; slowest first",
+            ),
+            (Verdict::Unchanged, "the CI lies within the threshold"),
+        ] {
+            let rows = of(v);
+            if rows.is_empty() {
+                continue;
+            }
             let _ = writeln!(
                 s,
-                "<details><summary>{} unchanged</summary>\n",
-                unchanged.len()
+                "<details><summary>{} {} ({why})</summary>\n",
+                rows.len(),
+                v.name()
             );
-            write_table(&mut s, &unchanged);
+            write_table(&mut s, &rows);
             let _ = writeln!(s, "</details>\n");
         }
         write_keys(
@@ -183,6 +244,37 @@ impl Report {
         );
         write_keys(&mut s, "Baseline updated (`--update`) for", &self.updated);
         s
+    }
+
+    /// The rule in one paragraph, with this comparison's numbers.
+    fn write_rule(&self, s: &mut String) {
+        let t = self.threshold;
+        let _ = writeln!(
+            s,
+            "Rule: r = median(current) / median(baseline). Its CI [lo, hi] combines, in log \
+             space, the within-run bootstrap ({} resamples) with both runs' drift (per run: {}; \
+             from {}), at {}% per measurement ({}% over {} measurements, Bonferroni) and {}% per \
+             overall line. Threshold {}: **regressed** if lo > {} and r > {}; **improved** if \
+             hi < {} and r < {}; **unchanged** if the CI lies within [{}, {}]; else \
+             **inconclusive**. The run fails if a measurement or an overall line regressed; a \
+             run in which nothing got slower by more than half the threshold fails with \
+             probability at most {}% (drift as modelled).\n",
+            self.resamples,
+            self.drift.describe(),
+            self.drift_source,
+            fmt_g(self.measurement_confidence * 100.0),
+            fmt_g(self.confidence * 100.0),
+            self.rows.len(),
+            fmt_g(self.aggregate_confidence * 100.0),
+            fmt_pct(t),
+            fmt_g(1.0 + t / 2.0),
+            fmt_g(1.0 + t),
+            fmt_g(1.0 - t / 2.0),
+            fmt_g(1.0 - t),
+            fmt_g(1.0 - t),
+            fmt_g(1.0 + t),
+            fmt_g((1.0 - self.confidence) * 100.0),
+        );
     }
 
     fn write_sides(&self, s: &mut String) {
@@ -207,18 +299,23 @@ impl Report {
     }
 }
 
+/// A verdict as a table cell: regressions in bold.
+fn verdict_cell(v: Verdict) -> String {
+    match v {
+        Verdict::Regressed => "**regressed**".into(),
+        v => v.name().into(),
+    }
+}
+
 fn write_table(s: &mut String, rows: &[&Row]) {
     let _ = writeln!(
         s,
-        "| verdict | measurement | baseline ms | current ms | change | CI | variant |"
+        "| verdict | measurement | baseline ms | current ms | change | CI | within-run CI | variant |"
     );
-    let _ = writeln!(s, "|---|---|---:|---:|---:|---|---|");
+    let _ = writeln!(s, "|---|---|---:|---:|---:|---|---|---|");
     for r in rows {
         let j = &r.judgement;
-        let verdict = match j.verdict {
-            Verdict::Regressed => "**regressed**".to_string(),
-            v => v.name().to_string(),
-        };
+        let verdict = verdict_cell(j.verdict);
         let variant = match (&r.baseline_variant, &r.current_variant) {
             (Some(b), Some(c)) if b == c => format!("`{c}`"),
             (Some(b), Some(c)) => format!("`{b}` → `{c}`"),
@@ -231,13 +328,15 @@ fn write_table(s: &mut String, rows: &[&Row]) {
         };
         let _ = writeln!(
             s,
-            "| {verdict} | {} | {:.4} | {:.4} | {} | {} … {} | {variant} |",
+            "| {verdict} | {} | {:.4} | {:.4} | {} | {} … {} | {} … {} | {variant} |",
             r.key,
             r.baseline_median_ms,
             r.current_median_ms,
             signed_pct(j.ratio.ratio),
             signed_pct(j.ratio.lo),
             signed_pct(j.ratio.hi),
+            signed_pct(j.within_run.lo),
+            signed_pct(j.within_run.hi),
         );
     }
     s.push('\n');
@@ -259,20 +358,25 @@ fn signed_pct(ratio: f64) -> String {
     format!("{:+.2}%", (ratio - 1.0) * 100.0)
 }
 
+/// A relative SD as a percentage with two decimals: 0.00662 → `0.66%`.
+pub(super) fn pct(x: f64) -> String {
+    format!("{:.2}%", x * 100.0)
+}
+
 /// A fraction as a percentage without needless digits: 0.02 → `2%`.
 fn fmt_pct(x: f64) -> String {
     format!("{}%", fmt_g(x * 100.0))
 }
 
 /// A number with at most 4 decimals and no trailing zeros.
-fn fmt_g(x: f64) -> String {
+pub(super) fn fmt_g(x: f64) -> String {
     let s = format!("{x:.4}");
     let s = s.trim_end_matches('0').trim_end_matches('.');
     s.to_string()
 }
 
 /// The first 12 hex digits of a hash, enough to tell builds apart in a comment.
-fn short(hash: &str) -> &str {
+pub(super) fn short(hash: &str) -> &str {
     hash.get(..12).unwrap_or(hash)
 }
 
@@ -297,24 +401,24 @@ mod tests {
 mod report_tests {
     use super::*;
     use crate::ratchet::compare;
-    use crate::runfile::CacheMode;
+    use crate::ratchet::drift::DEFAULT_DRIFT;
+    use crate::runfile::{CacheMode, committed_run};
 
     #[test]
     fn regressions_come_first_and_the_markdown_says_everything() {
-        let path =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../results/h100/fa2.json");
-        let base = RunFile::load(&path).unwrap();
+        let base = committed_run("fa2.json");
         let mut cur = base.clone();
-        for (i, f) in [(0, 1.05), (1, 1.2), (2, 0.9)] {
+        for (i, f) in [(0, 1.15), (1, 1.2), (2, 0.85)] {
             for x in &mut cur.measurements[i].samples_ms {
                 *x *= f;
             }
         }
         cur.measurements[3].mode = CacheMode::Hot;
-        let rule = Rule::new(0.02, 0.95).unwrap();
+        let rule = Rule::new(0.02, 0.95, DEFAULT_DRIFT).unwrap();
         let c = compare(&base, &cur, &rule).unwrap();
         let r = Report::new(
             &rule,
+            DriftSource::Default,
             Side::of("base.json", &base),
             Side::of("cur.json", &cur),
             Vec::new(),
@@ -333,8 +437,8 @@ mod report_tests {
             r.counts,
             Counts {
                 regressed: 2,
-                inconclusive: 0,
-                unchanged: 92,
+                inconclusive: 88,
+                unchanged: 4,
                 improved: 1,
                 only_baseline: 1,
                 only_current: 1
@@ -343,16 +447,54 @@ mod report_tests {
         assert!(r.regressed());
         let md = r.markdown();
         for needle in [
-            "### tileattn performance ratchet: 2 regressed",
-            "**2 regressed**, 0 inconclusive, 92 unchanged, 1 improved; 1 only in the baseline, 1 only in the current run.",
+            "### tileattn performance ratchet: regressed (2 of 95 measurements)",
+            "| overall (geometric mean of the ratios) | measurements | change | CI (98.75%) | verdict |",
+            "| tileattn | 24 | +0.58% | -0.22% … +1.39% | unchanged |",
+            "Measurements: **2 regressed**, 88 inconclusive, 4 unchanged, 1 improved; 1 only in the baseline, 1 only in the current run.",
+            "at 99.9474% per measurement (95% over 95 measurements, Bonferroni) and 98.75% per overall line",
+            "from the built-in default",
             "regressed** if lo > 1.01 and r > 1.02",
-            "| **regressed** | torch-flash B=32 Hq=32 Hkv=32 Sq=512 Sk=512 D=64 bf16 cold | 0.2661 | 0.3194 | +20.00% |",
-            "<details><summary>92 unchanged</summary>",
+            "| **regressed** | torch-flash B=32 Hq=32 Hkv=32 Sq=512 Sk=512 D=64 bf16 cold | 0.2661 | 0.3194 | +20.00% | +10.02% … +30.88% | +19.48% … +20.49% | — |",
+            "<details><summary>88 inconclusive (",
+            "<details><summary>4 unchanged (",
             "**Only in the baseline (not measured by the current run):** 1",
             "- Baseline: `base.json` (suite fa2, 2026-11-24T23:16:03Z; NVIDIA H100 80GB HBM3, driver 13.0; tileattn d264e609e001, kernels 6959723731ec; torch 2.11.0+cu130)",
         ] {
             assert!(md.contains(needle), "`{needle}` not in:\n{md}");
         }
+        // A shared slowdown fails the run through its aggregate, even where
+        // most rows cannot resolve it, and the headline says so.
+        let mut uniform = base.clone();
+        for m in uniform
+            .measurements
+            .iter_mut()
+            .filter(|m| m.implementation == "tileattn")
+        {
+            for x in &mut m.samples_ms {
+                *x *= 1.04;
+            }
+        }
+        let c = compare(&base, &uniform, &rule).unwrap();
+        let u = Report::new(
+            &rule,
+            DriftSource::Default,
+            Side::of("base.json", &base),
+            Side::of("uniform.json", &uniform),
+            Vec::new(),
+            c,
+            Vec::new(),
+        );
+        assert!(
+            u.counts.inconclusive > 2 * u.counts.regressed,
+            "{:?}",
+            u.counts
+        );
+        assert_eq!(u.aggregates[0].verdict, Verdict::Regressed);
+        let headline = format!(
+            "### tileattn performance ratchet: regressed (tileattn overall +4.00%; {} of 96 measurements)",
+            u.counts.regressed
+        );
+        assert!(u.markdown().contains(&headline), "{}", u.markdown());
         let back: Report = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
         assert_eq!(back, r);
     }

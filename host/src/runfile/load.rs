@@ -75,7 +75,7 @@ impl RunFile {
 }
 
 /// The JSON did not parse: cut off, a non-JSON number, or anything else.
-pub(crate) fn syntax_error(text: &str, e: &serde_json::Error) -> String {
+fn syntax_error(text: &str, e: &serde_json::Error) -> String {
     if e.classify() == Category::Eof {
         return format!(
             "truncated: the JSON ends before the run file does (line {}, column {})",
