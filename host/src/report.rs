@@ -190,8 +190,8 @@ and the tolerance it must meet. A FAIL is still timed and listed, never hidden.\
         let _ = writeln!(
             md,
             "- {above} measurement(s) run **above the mma.sync ceiling**: that ceiling is what the \
-`mma.sync` instruction tileattn's kernels use reaches on this GPU, not the chip's peak; kernels built \
-on other instructions (Hopper's `wgmma`) can exceed it."
+`mma.sync` instruction (tileattn's v1 kernel) reaches on this GPU, not the chip's peak; kernels built \
+on Hopper's `wgmma` (tileattn's v2, cuDNN) can exceed it."
         );
     }
     md.push('\n');
