@@ -10,7 +10,8 @@
 //! emulator only ever sees the per-lane fragments. A wrong fragment layout in
 //! the emulator therefore fails here before any GPU run.
 //!
-//! PTX ISA sections used (9.0 numbering; titles are stable across versions):
+//! PTX ISA sections used (9.0 numbering; titles are stable across versions;
+//! the wgmma ones are transcribed next to their tests):
 //! - 9.7.14.5.8 "Matrix Fragments for mma.m16n8k16 with floating point type":
 //!   the A, B and C/D layouts (Figures 79, 81, 83);
 //! - 9.7.14.5.14 "mma": precision (accumulation order unspecified), `.aligned`,
@@ -1210,4 +1211,129 @@ fn block_size_must_be_whole_warps() {
         launch(dims(1, 1056, 0), || {}),
         Err(EmuError::BadBlock(1056))
     );
+}
+
+// ---------------------------------------------------------------------------
+// PTX ISA 9.7.15 "Asynchronous Warpgroup Level Matrix Multiply-Accumulate":
+// wgmma.mma_async .m64nNk16 with 16-bit inputs, transcribed here.
+// - 9.7.15.5.1 register fragments: D element `d_i` of thread `tid` of the
+//   warpgroup is row `16·(tid / 32) + groupID + 8·((i / 2) % 2)`, column
+//   `8·(i / 4) + 2·threadID_in_group + (i % 2)`; an A fragment in registers
+//   is the m16n8k16 A layout (Figure 79) of the warp's 16 rows.
+// - 9.7.15.5.2 shared memory layout, 128-byte swizzle: a "row" of 128 bytes
+//   holds 64 elements; rows come in groups of 8 (1024 bytes, `SBO` apart);
+//   the 16-byte chunk `c` of row `r` sits at chunk position `c XOR (r mod 8)`.
+//   K-major: one row per M (or N) index, k along the row. MN-major: one row
+//   per k, M (or N) along the row, 64-wide blocks `LBO` apart.
+// ---------------------------------------------------------------------------
+
+fn isa_wgmma_d(tid: usize, i: usize) -> (usize, usize) {
+    let (warp, lane) = (tid / 32, tid % 32);
+    let (group_id, thread_id_in_group) = (lane >> 2, lane % 4);
+    (
+        16 * warp + group_id + 8 * ((i / 2) % 2),
+        8 * (i / 4) + 2 * thread_id_in_group + (i % 2),
+    )
+}
+
+/// Byte offset of element `col` (0..64) of 128-byte row `row` in the swizzle.
+fn sw128_offset(row: usize, col: usize) -> usize {
+    (row / 8) * 1024 + (row % 8) * 128 + (((col / 8) ^ (row % 8)) * 16) + (col % 8) * 2
+}
+
+/// One warpgroup computes D (64×64) = A (64×64) · B (64×64) with four k-steps:
+/// `ss`: A and B K-major in shared memory; `rs`: A from registers, B MN-major.
+/// Coarse random data: every partial sum is exact in f32 whatever the order.
+fn check_wgmma(ty: Half, seed: u64, a_in_registers: bool) {
+    use tileattn_kernels::prims::{
+        WgmmaDesc, fence_proxy_async, wgmma_rs_bf16, wgmma_rs_f16, wgmma_ss_bf16, wgmma_ss_f16,
+    };
+    let mut rng = Rng(seed);
+    let a: Vec<[u16; 64]> = (0..64)
+        .map(|_| from_fn(|_| ty.random(&mut rng, true)))
+        .collect();
+    // b[k][n]
+    let b: Vec<[u16; 64]> = (0..64)
+        .map(|_| from_fn(|_| ty.random(&mut rng, true)))
+        .collect();
+    let out = PerThread::new(128);
+    launch(dims(1, 128, 3 * 8192), || {
+        let raw = dyn_smem();
+        // SAFETY: the launch gave 24 KiB; the two 8 KiB tiles fit after aligning.
+        let (a_s, b_s) = unsafe {
+            let base = raw.add(raw.align_offset(1024));
+            (base, base.add(8192))
+        };
+        let tid = thread_idx() as usize;
+        if tid == 0 {
+            for r in 0..64 {
+                for c in 0..64 {
+                    // SAFETY: offsets below 8192 inside each tile.
+                    unsafe {
+                        *(a_s.add(sw128_offset(r, c)) as *mut u16) = a[r][c];
+                        if a_in_registers {
+                            // MN-major B: one row per k.
+                            *(b_s.add(sw128_offset(r, c)) as *mut u16) = b[r][c];
+                        } else {
+                            // K-major B: one row per n.
+                            *(b_s.add(sw128_offset(c, r)) as *mut u16) = b[r][c];
+                        }
+                    }
+                }
+            }
+        }
+        fence_proxy_async();
+        sync_threads();
+        let mut acc = [[0f32; 4]; 8];
+        let desc = |p: *mut u8, lbo: u32| WgmmaDesc::sw128(Shared::of(p), lbo, 1024);
+        let (warp, lane) = (tid / 32, tid % 32);
+        // SAFETY: all 128 threads, converged, after the barrier.
+        unsafe {
+            if a_in_registers {
+                let regs: [[u32; 4]; 4] = from_fn(|kk| {
+                    let block: [[u16; 16]; 16] =
+                        from_fn(|r| from_fn(|c| a[16 * warp + r][16 * kk + c]));
+                    a_fragment(&block, lane)
+                });
+                let bd = from_fn(|kk| desc(b_s, 8192).byte_add(16 * 128 * kk as u32));
+                match ty {
+                    Half::F16 => wgmma_rs_f16(&mut acc, regs, bd),
+                    Half::Bf16 => wgmma_rs_bf16(&mut acc, regs, bd),
+                }
+            } else {
+                let ad = from_fn(|kk| desc(a_s, 16).byte_add(32 * kk as u32));
+                let bd = from_fn(|kk| desc(b_s, 16).byte_add(32 * kk as u32));
+                match ty {
+                    Half::F16 => wgmma_ss_f16(&mut acc, ad, bd),
+                    Half::Bf16 => wgmma_ss_bf16(&mut acc, ad, bd),
+                }
+            }
+        }
+        out.set(tid, acc);
+    })
+    .unwrap();
+    let frags = out.into_vec();
+    for (tid, f) in frags.iter().enumerate() {
+        for i in 0..32 {
+            let (m, n) = isa_wgmma_d(tid, i);
+            let want: f64 = (0..64).map(|k| ty.value(a[m][k]) * ty.value(b[k][n])).sum();
+            let got = f[i / 4][i % 4] as f64;
+            assert_eq!(
+                got, want,
+                "{ty:?} seed {seed} A in registers {a_in_registers}: D[{m}][{n}] (thread {tid}, d{i})"
+            );
+        }
+    }
+}
+
+#[test]
+fn wgmma_from_shared_memory_matches_direct_product() {
+    check_wgmma(Half::Bf16, 21, false);
+    check_wgmma(Half::F16, 22, false);
+}
+
+#[test]
+fn wgmma_with_a_in_registers_and_b_transposed_matches_direct_product() {
+    check_wgmma(Half::Bf16, 23, true);
+    check_wgmma(Half::F16, 24, true);
 }
