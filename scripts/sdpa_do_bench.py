@@ -4,11 +4,11 @@ shapes, for checking tileattn's own torch measurements against the protocol of
 ../shared/anchors (do_bench median, L2 flushed between calls by do_bench,
 warmup 25 ms, rep 100 ms, launches back to back; torch.randn inputs).
 
-Usage: python3 scripts/sdpa_do_bench.py fa2|seed|cliff|RUN.json [flash,cudnn] [--bshd] > out.json
+Usage: python3 scripts/sdpa_do_bench.py fa2|seed|cliff|RUN.json|SUITE.toml [flash,cudnn] [--bshd] > out.json
 
-RUN.json (a tileattn run file) stands for the problems it measured (those with
-equal sequence lengths and head counts: do_bench calls is_causal, aligned
-top-left). --bshd allocates each input as [B, S, H, D] and passes [B, H, S, D]
+RUN.json (a tileattn run file) stands for the problems it measured, SUITE.toml
+(a `--suite-file` suite; Python 3.11+) for its problems: those with equal
+sequence lengths and head counts (do_bench calls is_causal, aligned top-left). --bshd allocates each input as [B, S, H, D] and passes [B, H, S, D]
 views of it, the memory layout of tileattn's torch baseline; by default the
 inputs are contiguous [B, H, S, D]. Each row carries the wall-clock start and
 end (epoch seconds) of its do_bench call, to line it up with an nvidia-smi
@@ -31,6 +31,8 @@ DTYPES = {"bf16": torch.bfloat16, "f16": torch.float16}
 def shapes(suite):
     if suite.endswith(".json"):
         return run_shapes(suite)
+    if suite.endswith(".toml"):
+        return toml_shapes(suite)
     if suite == "seed":
         return [(32, 8, s, 64, torch.float16, False) for s in (128, 256, 512, 1024, 2048, 4096)]
     if suite == "fa2":
@@ -57,6 +59,21 @@ def run_shapes(path):
         shape = (p["batch"], p["heads_q"], p["seqlen_q"], p["head_dim"], DTYPES[p["dtype"]], p["causal"])
         if shape not in out:
             out.append(shape)
+    return out
+
+
+def toml_shapes(path):
+    import tomllib  # Python 3.11+; only this input needs it
+
+    with open(path, "rb") as f:
+        suite = tomllib.load(f)
+    out = []
+    for p in suite.get("problem", []):
+        h, s = p["heads_q"], p["seqlen_q"]
+        if p.get("heads_kv", h) != h or p.get("seqlen_k", s) != s:
+            continue
+        dtype = DTYPES[p.get("dtype", suite.get("dtype", "bf16"))]
+        out.append((p["batch"], h, s, p["head_dim"], dtype, p.get("causal", suite.get("causal", False))))
     return out
 
 

@@ -99,8 +99,9 @@ do_bench() { # output timeout extra-args...
   local out=$1 limit=$2
   shift 2
   phase "do_bench $*"
-  local at=$SECONDS
-  timeout "$limit" python3 scripts/sdpa_do_bench.py "$OUT/bench/protocol-check.json" flash,cudnn "$@" \
+  local at=$SECONDS shapes="$OUT/bench/protocol-check.json"
+  [ -f "$shapes" ] || shapes="$OUT/protocol-check.toml" # the bench did not finish
+  timeout "$limit" python3 scripts/sdpa_do_bench.py "$shapes" flash,cudnn "$@" \
     > "$OUT/$out" 2> "$OUT/$out.err"
   echo "do_bench $* exit $? after $((SECONDS - at))s"
 }
