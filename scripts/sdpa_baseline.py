@@ -4,8 +4,16 @@
 tileattn (host/src/torch_side.rs) starts this script and sends one JSON object
 per line on stdin; every request gets exactly one JSON line back on stdout.
 stderr carries diagnostics only. The Rust side owns the statistics: this
-script only launches kernels and reports raw CUDA-event times, so both
-implementations are measured by one protocol.
+script only launches kernels and reports raw CUDA-event times and clock
+readings, so both implementations are measured by one protocol
+(host/src/timing.rs). Per sample, in stream order: the L2 flush (cold mode),
+the lead (a timed busy-wait that doubles as the SM clock probe), start event,
+launch, end event. A measurement's first `sample` request warms up first: the
+same sequence, thrown away, until the probed clock settles (`warm_up`, the rule
+of host/src/timing/warmup.rs). Every request also queues filler behind its
+samples (`SampleStream`, as host/src/timing/stream.rs): the same sequence,
+untimed, so the GPU stays under load while tileattn computes statistics
+between requests; `end` waits for the last of it.
 
 Requests (answers carry "ok": true, or "ok": false with "kind" and "error"):
   {"cmd":"hello"}
@@ -16,9 +24,14 @@ Requests (answers carry "ok": true, or "ok": false with "kind" and "error"):
       BSHD float32 .npy inputs whose values are already exact in `dtype`.
   {"cmd":"run","backend":B,"out":PATH}
       one launch; O saved as BSHD float32 .npy.
-  {"cmd":"sample","backend":B,"n":N,"mode":"cold"|"hot","flush_bytes":F,
-   "warmup_ms":W,"lead_us":L}
-      N launches, each between its own start/end events -> samples_ms.
+  {"cmd":"sample","backend":B,"n":N,"first":true|false,"mode":"cold"|"hot",
+   "flush_bytes":F,"lead_us":L,"filler_ms":A,
+   "warmup":{"min_ms":..,"max_ms":..,"tolerance":..,"batch_ms":..}}
+      the next N samples of the measurement -> samples_ms, clock_mhz (null: no
+      reading), lead_us, plan, and warmup (how the warm-up ended; only when
+      `first`, which starts a new measurement).
+  {"cmd":"end"}
+      end the measurement: wait for its filler.
   {"cmd":"free"}, {"cmd":"quit"}
 Backends: flash, efficient, cudnn, math. Failure kinds: unavailable,
 unsupported (this backend cannot compute this problem), oom, bad_request, error.
@@ -28,18 +41,20 @@ gets a clean "unavailable" answer instead of a traceback.
 """
 
 import ast
+import collections
 import ctypes
 import gc
 import json
 import math
 import os
+import statistics
 import sys
 import tempfile
 import time
 import traceback
 import warnings
 
-PROTOCOL = 1
+PROTOCOL = 2
 BACKENDS = ("flash", "efficient", "cudnn", "math")
 DTYPES = ("f16", "bf16")
 NPY_MAGIC = b"\x93NUMPY"
@@ -48,6 +63,11 @@ NPY_MAGIC = b"\x93NUMPY"
 EFFICIENT_LOWER_RIGHT = 2
 # Cycles of torch.cuda._sleep timed once to convert the lead from µs to cycles.
 SLEEP_CALIBRATION_CYCLES = 10_000_000
+# A spin queued before a calibration's start event, so the host's dispatch of the timed spin is hidden.
+SLEEP_PRELOAD_CYCLES = 100_000
+# Bounds of host/src/timing: filler behind a request (stream.rs), samples in a warm-up batch (warmup.rs).
+MAX_FILLER_SAMPLES = 1024
+MAX_BATCH_SAMPLES = 1024
 
 
 class Failure(Exception):
@@ -175,24 +195,117 @@ def backend_field(req):
     return backend
 
 
+def number(req, name):
+    value = float(field(req, name, (int, float)))
+    if not 0 <= value < math.inf:
+        raise bad_request(f"`{name}` must be finite and not negative, got {value}")
+    return value
+
+
+class WarmupRule:
+    """When a warm-up ends (host/src/timing/warmup.rs, in milliseconds): settled after a batch whose
+    median probed clock is within `tolerance` of the batch before's, once `min_ms` has passed; not
+    settled at `max_ms`."""
+
+    def __init__(self, w):
+        if not isinstance(w, dict):
+            raise bad_request("`warmup` must be an object")
+        self.min_ms, self.max_ms, self.tolerance, self.batch_ms = (
+            number(w, n) for n in ("min_ms", "max_ms", "tolerance", "batch_ms"))
+        if self.max_ms < self.min_ms or not 0 < self.tolerance < 1 or self.batch_ms == 0:
+            raise bad_request(f"warm-up rule {w}: need min_ms <= max_ms, 0 < tolerance < 1, batch_ms > 0")
+
+    def batch_samples(self, per_sample_ms):
+        return samples_for(self.batch_ms, per_sample_ms, MAX_BATCH_SAMPLES)
+
+    def ends(self, previous, current, elapsed_ms):
+        """True (settled) or False (out of time) when the warm-up ends, else None."""
+        agree = previous is not None and current is not None and abs(current - previous) <= self.tolerance * previous
+        if agree and elapsed_ms >= self.min_ms:
+            return True
+        if elapsed_ms >= self.max_ms:
+            return False
+        return None
+
+
 class SampleSpec:
     """A checked `sample` request."""
 
     def __init__(self, req):
         self.backend = backend_field(req)
         self.n = field(req, "n", int)
+        self.first = field(req, "first", bool)
         self.mode = field(req, "mode", str)
         self.flush_bytes = field(req, "flush_bytes", int)
-        self.warmup_ms = float(field(req, "warmup_ms", (int, float)))
-        self.lead_us = float(field(req, "lead_us", (int, float)))
+        self.lead_us = number(req, "lead_us")
+        self.filler_ms = number(req, "filler_ms")
+        self.warmup = WarmupRule(req.get("warmup"))
         if not 1 <= self.n <= 1_000_000:
             raise bad_request(f"n = {self.n}: ask for 1 to 1000000 samples")
         if self.mode not in ("cold", "hot"):
             raise bad_request(f"mode `{self.mode}` is not cold or hot")
         if self.mode == "cold" and self.flush_bytes < 1:
             raise bad_request("cold mode needs flush_bytes > 0")
-        if not (0 <= self.warmup_ms < math.inf and 0 <= self.lead_us < math.inf):
-            raise bad_request("warmup_ms and lead_us must be finite and not negative")
+        # The requests of one measurement must agree on how samples are taken.
+        self.key = (self.backend, self.mode, self.flush_bytes, self.lead_us)
+
+
+def samples_for(ms, per_sample_ms, most):
+    """Samples that fill `ms` at `per_sample_ms` each, in 1..most; one while a sample's cost is unknown."""
+    if per_sample_ms is None or per_sample_ms <= 0:
+        return 1
+    return max(1, min(most, math.ceil(ms / per_sample_ms)))
+
+
+def median_clock(readings):
+    finite = [x for x in readings if x is not None]
+    return statistics.median(finite) if finite else None
+
+
+class SampleStream:
+    """One measurement's samples, taken while the GPU never waits for the host
+    (host/src/timing/stream.rs). Each request queues its samples, then filler behind them (the same
+    sequence, untimed) for at least `filler_ms` of GPU time or twice the host's pause before this
+    request; it waits for its samples only, so the filler runs while tileattn computes statistics.
+    Filler is never read, so which samples are kept cannot depend on their values."""
+
+    def __init__(self, ops, filler_ms):
+        self.ops, self.filler_ms = ops, filler_ms
+        self.per_sample_ms = None  # lower bound on a sample's GPU time, from the last request
+        self.returned_at = None
+
+    def take(self, n):
+        """The next n samples: [(launch ms, clock MHz or None)]."""
+        pause = 0.0 if self.returned_at is None else max(0.0, self.ops.now() - self.returned_at)
+        filler = samples_for(max(self.filler_ms, 2 * pause), self.per_sample_ms, MAX_FILLER_SAMPLES)
+        batch = [self.ops.enqueue() for _ in range(n)]
+        for _ in range(filler):
+            self.ops.enqueue_filler()
+        self.ops.wait(batch[-1])
+        got = [self.ops.read(sample) for sample in batch]
+        self.per_sample_ms = statistics.median(ms for ms, _ in got) + self.ops.overhead_ms
+        self.returned_at = self.ops.now()
+        return got
+
+    def end(self):
+        self.ops.drain()
+
+
+def warm_up(stream, rule):
+    """Run the sample sequence until the probed clock settles or `rule.max_ms` has passed
+    (host/src/timing/warmup.rs): one sample, then batches of about `rule.batch_ms`."""
+    start, previous, size, samples, batches = stream.ops.now(), None, 1, 0, []
+    while True:
+        got = stream.take(size)
+        samples += size
+        elapsed = stream.ops.now() - start
+        clock = median_clock(mhz for _, mhz in got)
+        batches.append({"end_ms": elapsed, "samples": size, "clock_mhz": clock})
+        settled = rule.ends(previous, clock, elapsed)
+        if settled is not None:
+            return {"ms": elapsed, "samples": samples, "settled": settled, "clock_mhz": clock, "batches": batches}
+        previous = clock
+        size = rule.batch_samples(stream.per_sample_ms)
 
 
 class Problem:
@@ -237,9 +350,9 @@ class Session:
         self.problem = None
         self.inputs = None  # BSHD tensors on the GPU: q, k, v
         self.plans = {}
-        self.warm = set()
         self.flush = None
-        self.sleep_cycles_per_us = None
+        self.leads = {}  # lead_us -> Lead, calibrated once
+        self.measuring = None
 
     # -- hello -------------------------------------------------------------
 
@@ -287,7 +400,7 @@ class Session:
     def load(self, req):
         torch = self.need_torch()
         problem = Problem(req.get("problem"))
-        self.free(None)
+        self.free(None)  # also ends a measurement in progress
         dtype = {"f16": torch.float16, "bf16": torch.bfloat16}[problem.dtype]
         inputs = []
         for name in ("q", "k", "v"):
@@ -309,9 +422,9 @@ class Session:
         }
 
     def free(self, req):
+        self.end(None)
         self.problem, self.inputs, self.flush = None, None, None
         self.plans.clear()
-        self.warm.clear()
         gc.collect()
         if self.torch is not None:
             self.torch.cuda.empty_cache()
@@ -442,28 +555,44 @@ class Session:
     def run(self, req):
         backend = backend_field(req)
         out = field(req, "out", str)
+        self.end(None)  # no filler of a finished measurement runs beside this launch
         plan = self.plan(backend)
         o = plan.launch()  # [B, H, Sq, D]
         save_npy_f32(out, o.transpose(1, 2))
         return {"plan": plan.facts}
 
     def sample(self, req):
-        torch = self.need_torch()
         spec = SampleSpec(req)
+        warmup = None
+        if spec.first:
+            self.end(None)
+            facts, ops = self.sample_ops(spec)
+            self.measuring = Measuring(spec.key, facts, SampleStream(ops, spec.filler_ms))
+            warmup = warm_up(self.measuring.stream, spec.warmup)
+        elif self.measuring is None or self.measuring.key != spec.key:
+            raise bad_request(f"no measurement of {spec.backend} ({spec.mode}) in progress: its first request must say `first`")
+        m = self.measuring
+        got = m.stream.take(spec.n)
+        return {
+            "samples_ms": [ms for ms, _ in got],
+            "clock_mhz": [mhz for _, mhz in got],
+            "warmup": warmup,
+            "lead_us": m.stream.ops.lead_us,
+            "plan": m.facts,
+        }
+
+    def sample_ops(self, spec):
+        """(plan facts, the device side of the stream) for a new measurement."""
+        torch = self.need_torch()
         plan = self.plan(spec.backend)
         flush = self.flush_buffer(spec.flush_bytes) if spec.mode == "cold" else None
-        warmup_launches = 0
-        if spec.backend not in self.warm:
-            warmup_launches = warm_up(torch, plan.launch, spec.warmup_ms)
-            self.warm.add(spec.backend)
-        lead_cycles = self.lead_cycles(spec.lead_us)  # after the warm-up: calibrated at working clocks
-        samples = timed(torch, plan.launch, spec.n, flush, lead_cycles)
-        return {
-            "samples_ms": samples,
-            "warmup_launches": warmup_launches,
-            "lead_us": lead_cycles / self.sleep_cycles_per_us if lead_cycles else 0.0,
-            "plan": plan.facts,
-        }
+        return plan.facts, TorchOps(torch, plan.launch, flush, self.lead(spec.lead_us))
+
+    def end(self, req):
+        if self.measuring is not None:
+            self.measuring.stream.end()
+        self.measuring = None
+        return {}
 
     def flush_buffer(self, nbytes):
         if self.flush is None or self.flush.numel() != nbytes:
@@ -471,22 +600,13 @@ class Session:
             self.flush = self.torch.empty(nbytes, dtype=self.torch.uint8, device="cuda")
         return self.flush
 
-    def lead_cycles(self, lead_us):
-        """GPU busy-wait before each timed launch, in clock cycles. Python takes tens of µs to
-        dispatch an SDPA call; without a lead the start event fires first and that host time
-        lands inside the sample. With it the GPU is still waiting when the launch arrives."""
-        torch = self.torch
-        if lead_us == 0 or not hasattr(torch.cuda, "_sleep"):
-            return 0
-        if self.sleep_cycles_per_us is None:
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            torch.cuda._sleep(1000)
-            start.record()
-            torch.cuda._sleep(SLEEP_CALIBRATION_CYCLES)
-            end.record()
-            end.synchronize()
-            self.sleep_cycles_per_us = SLEEP_CALIBRATION_CYCLES / (start.elapsed_time(end) * 1000.0)
-        return max(1, int(lead_us * self.sleep_cycles_per_us))
+    def lead(self, lead_us):
+        """The calibrated lead, or None where there is none (asked for 0, or no torch.cuda._sleep)."""
+        if lead_us == 0 or not hasattr(self.torch.cuda, "_sleep"):
+            return None
+        if lead_us not in self.leads:
+            self.leads[lead_us] = Lead(self.torch, lead_us)
+        return self.leads[lead_us]
 
     # -- dispatch ------------------------------------------------------------
 
@@ -508,7 +628,7 @@ class Session:
             if cmd == "quit":
                 return {"ok": True}, True, False
             handler = {"hello": self.hello, "load": self.load, "free": self.free,
-                       "run": self.run, "sample": self.sample}.get(cmd)
+                       "run": self.run, "sample": self.sample, "end": self.end}.get(cmd)
             if handler is None:
                 raise bad_request(f"unknown cmd {cmd!r}")
             return {"ok": True, **handler(req)}, False, False
@@ -524,44 +644,94 @@ class Session:
 
     def release_after_oom(self):
         # Keep the inputs (other backends may still fit) but drop what this attempt cached.
+        self.end(None)
         self.flush = None
         gc.collect()
         self.torch.cuda.empty_cache()
 
 
-def warm_up(torch, launch, ms):
-    """Launch back to back for `ms` of wall time. Synchronising only between growing batches
-    keeps the GPU busy so clocks ramp up; the host timer only bounds the warm-up, it times nothing."""
-    if ms <= 0:
-        return 0
-    start, launched, batch = time.perf_counter(), 0, 1
-    while True:
-        for _ in range(batch):
-            launch()
-        torch.cuda.synchronize()
-        launched += batch
-        elapsed = (time.perf_counter() - start) * 1000.0
-        if elapsed >= ms:
-            return launched
-        per_launch = elapsed / launched
-        batch = max(1, min(2 * batch, int((ms - elapsed) / per_launch)))
+class Measuring:
+    """The measurement in progress: the key its requests share, its plan's facts, its samples."""
+
+    def __init__(self, key, facts, stream):
+        self.key, self.facts, self.stream = key, facts, stream
 
 
-def timed(torch, launch, n, flush, lead_cycles):
-    """n samples, each one launch between its own events; one synchronisation after the batch.
-    The flush and the lead run before the start event, outside the timed region."""
-    starts = [torch.cuda.Event(enable_timing=True) for _ in range(n)]
-    ends = [torch.cuda.Event(enable_timing=True) for _ in range(n)]
-    for start, end in zip(starts, ends):
-        if flush is not None:
-            flush.zero_()
-        if lead_cycles:
-            torch.cuda._sleep(lead_cycles)
-        start.record()
-        launch()
-        end.record()
-    torch.cuda.synchronize()
-    return [start.elapsed_time(end) for start, end in zip(starts, ends)]
+class Lead:
+    """The GPU busy-wait queued before each timed launch, and the clock probe it doubles as.
+
+    Python takes tens of µs to dispatch an SDPA call; queued before the start event, the lead keeps
+    the GPU busy meanwhile, so host time never lands inside a sample. `torch.cuda._sleep(c)` spins
+    until the SM cycle counter has advanced by c, so c over the time between the events around the
+    spin is the SM clock, as tileattn's probe measures it. Those events also span the spin kernel's
+    own launch (a few µs): timed once as a one-cycle spin and subtracted."""
+
+    def __init__(self, torch, lead_us):
+        self.fixed_us = statistics.median(timed_spin(torch, 1) for _ in range(5))
+        cycles_per_us = SLEEP_CALIBRATION_CYCLES / (timed_spin(torch, SLEEP_CALIBRATION_CYCLES) - self.fixed_us)
+        self.cycles = max(1, int(lead_us * cycles_per_us))
+        self.us = self.cycles / cycles_per_us
+
+    def mhz(self, lead_ms):
+        spin_us = lead_ms * 1000.0 - self.fixed_us
+        return self.cycles / spin_us if spin_us > 0 else None
+
+
+def timed_spin(torch, cycles):
+    """Event time (µs) of a `cycles` spin queued behind another, as the lead is queued behind the flush."""
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    torch.cuda._sleep(SLEEP_PRELOAD_CYCLES)
+    start.record()
+    torch.cuda._sleep(cycles)
+    end.record()
+    end.synchronize()
+    return start.elapsed_time(end) * 1000.0
+
+
+class TorchOps:
+    """The device side of a SampleStream (host/src/timing.rs's DeviceQueue). Per sample, in stream
+    order: the flush (cold mode), the lead between its own pair of events, the start event, the launch,
+    the end event. Nothing synchronises until tileattn's request needs a sample's times."""
+
+    def __init__(self, torch, launch, flush, lead):
+        self.torch, self.launch, self.flush, self.lead = torch, launch, flush, lead
+        self.lead_us = lead.us if lead else 0.0
+        self.overhead_ms = self.lead_us / 1000.0
+
+    def now(self):
+        return time.perf_counter() * 1000.0
+
+    def enqueue(self):
+        events = tuple(self.torch.cuda.Event(enable_timing=True) for _ in range(3))
+        self.lead_in(events[0])
+        events[1].record()
+        self.launch()
+        events[2].record()
+        return events
+
+    def enqueue_filler(self):
+        self.lead_in(None)
+        self.launch()
+
+    def lead_in(self, lead_start):
+        """The flush and the lead (timed from `lead_start` when given)."""
+        if self.flush is not None:
+            self.flush.zero_()
+        if lead_start is not None:
+            lead_start.record()
+        if self.lead:
+            self.torch.cuda._sleep(self.lead.cycles)
+
+    def wait(self, events):
+        events[2].synchronize()
+
+    def read(self, events):
+        lead_start, start, end = events
+        mhz = self.lead.mhz(lead_start.elapsed_time(start)) if self.lead else None
+        return start.elapsed_time(end), mhz
+
+    def drain(self):
+        self.torch.cuda.synchronize()
 
 
 def first_line(e):

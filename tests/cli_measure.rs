@@ -8,7 +8,7 @@ use common::{assert_exit, tileattn};
 
 #[test]
 fn invalid_measuring_options_are_usage_errors() {
-    let cases: [(&[&str], &str); 7] = [
+    let cases: [(&[&str], &str); 8] = [
         (&["time", "--shape", "1,2,64"], "expected B,Hq,S,D"),
         (&["time", "--shape", "1,2,64,96"], "head dim 96"),
         (
@@ -22,6 +22,18 @@ fn invalid_measuring_options_are_usage_errors() {
         (
             &["time", "--shape", "1,2,64,64", "--sample-budget=-1"],
             "positive number of seconds",
+        ),
+        (
+            &[
+                "time",
+                "--shape",
+                "1,2,64,64",
+                "--warmup-ms",
+                "300",
+                "--warmup-max-ms",
+                "100",
+            ],
+            "below the minimum",
         ),
         (&["tune", "--suite", "nope"], "no suite `nope`"),
         (

@@ -8,9 +8,10 @@
 //! 2. one workload (random inputs, sampled f64 reference rows) per cache mode;
 //! 3. tileattn verified, then timed ([`crate::workload::verify_and_time`]);
 //! 4. each torch backend: the same inputs (input set 0) loaded by the script,
-//!    one run whose O is compared with the same reference rows, then samples
-//!    requested in batches by the same adaptive stopping rule, cold samples
-//!    preceded by a flush of the same size as tileattn's.
+//!    one run whose O is compared with the same reference rows, then the
+//!    script's warm-up by the same rule, and samples requested in batches by
+//!    the same adaptive stopping rule, cold samples preceded by a flush of the
+//!    same size as tileattn's.
 //!
 //! A backend that cannot run a problem (unsupported, out of memory) is noted
 //! and skipped; a torch output that fails the reference check is still timed
@@ -18,17 +19,16 @@
 
 use std::path::Path;
 
-use crate::metrics;
 use crate::problem::Problem;
 use crate::registry::{Registry, Variant};
 use crate::runfile::{CacheMode, Correctness, Measurement, TunedCandidate, TuningRecord};
-use crate::stats::{sample_adaptively, summarize};
+use crate::stats::sample_adaptively;
 use crate::tensor::Tensor;
-use crate::timing::{Timer, TimingConfig};
+use crate::timing::{Timed, Timer, TimingConfig, WarmupRule, clock_check};
 use crate::torch_side::{Backend, Outcome as TorchOutcome, Sampling, TorchSide};
 use crate::tune::{self, Outcome, TuneConfig, Tuned};
 use crate::tune_cache::{Strategy, TuneCache};
-use crate::workload::{Verdict, Workload, verify_and_time};
+use crate::workload::{Verdict, Workload, measurement, verify_and_time};
 use crate::{Error, Result, npy, reference};
 
 /// What a bench run measures.
@@ -118,7 +118,10 @@ fn choose(
     let tcfg = TuneConfig {
         strategy: Strategy::Exhaustive,
         budget: None,
-        timing: cfg.timing.clone(),
+        timing: TimingConfig {
+            warmup: WarmupRule::TUNE,
+            ..cfg.timing.clone()
+        },
         family: None,
         seed: cfg.seed,
     };
@@ -196,8 +199,8 @@ fn torch_side(
         return Ok(Vec::new());
     }
     let sampling = match timing.mode {
-        CacheMode::Cold => Sampling::cold(timer.flush_bytes() as u64),
-        CacheMode::Hot => Sampling::hot(),
+        CacheMode::Cold => Sampling::cold(timer.flush_bytes() as u64, timing.warmup),
+        CacheMode::Hot => Sampling::hot(timing.warmup),
     };
     let mut out = Vec::new();
     for &b in backends {
@@ -209,41 +212,79 @@ fn torch_side(
                 continue;
             }
         };
-        let mut refused = None;
-        let sampled = sample_adaptively(&timing.rule, |n| {
-            match torch.sample(b, n as u32, &sampling)? {
-                TorchOutcome::Done(s) => Ok(s.samples_ms),
-                TorchOutcome::Unsupported(why) | TorchOutcome::OutOfMemory(why) => {
-                    refused = Some(why.clone());
-                    Err(Error::Tool {
-                        tool: "torch baseline".into(),
-                        message: why,
-                    })
-                }
-            }
-        });
-        let (samples, stop) = match (sampled, refused) {
-            (Ok(s), _) => s,
-            (Err(_), Some(why)) => {
+        let timed = match time_backend(torch, b, &sampling, timing)? {
+            Ok(t) => t,
+            Err(why) => {
                 notify(&format!(
                     "  {} could not be timed on {p}: {why}",
                     b.implementation()
                 ));
                 continue;
             }
-            (Err(e), None) => return Err(e),
         };
         out.push(measurement(
-            w,
-            b.implementation(),
-            samples,
-            stop,
+            p,
+            (b.implementation(), None),
+            timed,
             timing,
-            timer,
+            timer.device().info.l2_bytes,
             correctness,
         )?);
     }
     Ok(out)
+}
+
+/// One measurement of backend `b` by the adaptive rule: the samples, clock
+/// readings and warm-up the script reported; or why the script refused.
+pub(crate) fn time_backend(
+    torch: &mut TorchSide,
+    b: Backend,
+    sampling: &Sampling,
+    timing: &TimingConfig,
+) -> Result<std::result::Result<Timed, String>> {
+    let mut refused = None;
+    let mut first = true;
+    let mut warmup = None;
+    let mut clock_mhz = Vec::new();
+    let sampled = sample_adaptively(&timing.rule, |n| {
+        let reply = torch.sample(b, n as u32, std::mem::take(&mut first), sampling)?;
+        match reply {
+            TorchOutcome::Done(s) => {
+                clock_mhz.extend(s.clock_or_nan());
+                if s.warmup.is_some() {
+                    warmup = s.warmup;
+                }
+                Ok(s.samples_ms)
+            }
+            TorchOutcome::Unsupported(why) | TorchOutcome::OutOfMemory(why) => {
+                refused = Some(why.clone());
+                Err(Error::Tool {
+                    tool: "torch baseline".into(),
+                    message: why,
+                })
+            }
+        }
+    });
+    // The filler still queued would run into whatever the GPU does next.
+    let ended = torch.end();
+    let (samples_ms, stop) = match (sampled, refused) {
+        (Ok(s), _) => s,
+        (Err(_), Some(why)) => return ended.map(|()| Err(why)),
+        // The first error says what went wrong; `end` fails after it too.
+        (Err(e), None) => return Err(e),
+    };
+    ended?;
+    let warmup = warmup.ok_or_else(|| {
+        Error::Invalid("the torch baseline reported no warm-up for its first samples".into())
+    })?;
+    Ok(Ok(Timed {
+        clock: clock_check(&clock_mhz),
+        samples_ms,
+        stop,
+        clock_mhz,
+        input_sets: 1,
+        warmup,
+    }))
 }
 
 /// Compare the backend's O (BSHD f32 `.npy`) with the workload's reference rows.
@@ -262,35 +303,5 @@ fn check_output(w: &Workload, o_path: &Path) -> Result<Correctness> {
         rel_l2_err: cmp.rel_l2,
         tolerance: reference::tolerance(p.dtype),
         passed: cmp.passes(p.dtype),
-    })
-}
-
-fn measurement(
-    w: &Workload,
-    implementation: &str,
-    samples_ms: Vec<f64>,
-    stop: crate::runfile::StopReason,
-    timing: &TimingConfig,
-    timer: &Timer,
-    correctness: Correctness,
-) -> Result<Measurement> {
-    let p = &w.problem;
-    let summary = summarize(&samples_ms, &timing.rule.bootstrap, stop)?;
-    let (flops, bytes) = (metrics::flops(p), metrics::min_bytes(p));
-    let rates = metrics::Rates::new(flops, bytes, summary.median_ms)?;
-    Ok(Measurement {
-        implementation: implementation.into(),
-        variant: None,
-        problem: p.key(),
-        mode: timing.mode,
-        summary,
-        samples_ms,
-        flops: flops as f64,
-        bytes: bytes as f64,
-        tflops: rates.tflops,
-        gbs: rates.gbs,
-        cache_resident: metrics::cache_resident(bytes, timer.device().info.l2_bytes),
-        clock: None,
-        correctness: Some(correctness),
     })
 }

@@ -348,6 +348,7 @@ mod tests {
             gbs: 0.0,
             cache_resident: false,
             clock: None,
+            warmup: None,
             correctness: None,
         }
     }

@@ -380,9 +380,7 @@ fn flags(run: &RunFile, m: &Measurement) -> Vec<String> {
             f.push("CI target not reached (sample limit)".into())
         }
     }
-    if let Some(c) = m.clock.as_ref().filter(|c| c.low_clock_samples > 0) {
-        f.push(format!("{} low-clock samples", c.low_clock_samples));
-    }
+    f.extend(m.protocol_notes());
     let o = &s.outliers;
     let (low, high) = (o.low_mild + o.low_severe, o.high_mild + o.high_severe);
     if low + high > 0 {

@@ -207,6 +207,34 @@ pub struct ClockCheck {
     pub low_clock_samples: u32,
 }
 
+/// How a measurement's warm-up ended ([`crate::timing::warmup`]): the GPU is
+/// run through the sample sequence until its SM clock has settled into the
+/// regime of sustained load. Written by both tileattn and the torch baseline
+/// script, in the same form. Absent from runs made before the settled warm-up.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Warmup {
+    /// Wall time from the first warm-up sample to the end of the last batch.
+    pub ms: f64,
+    /// Samples run and thrown away.
+    pub samples: u64,
+    /// The last two batches' median clocks agreed (else the maximum time ran out).
+    pub settled: bool,
+    /// Median probed SM clock of the last batch (None: no probe reading).
+    pub clock_mhz: Option<f64>,
+    /// Every batch, in order: the clock's path to where it settled.
+    pub batches: Vec<WarmupBatch>,
+}
+
+/// One batch of a warm-up.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct WarmupBatch {
+    /// Time since the warm-up began when this batch's readings were in.
+    pub end_ms: f64,
+    pub samples: u64,
+    /// Median probed SM clock of the batch (None: no probe reading).
+    pub clock_mhz: Option<f64>,
+}
+
 /// Output of a measured implementation compared against the f64 reference.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Correctness {
@@ -239,10 +267,29 @@ pub struct Measurement {
     /// The working set fits in L2: the numbers may describe the cache, not HBM.
     pub cache_resident: bool,
     pub clock: Option<ClockCheck>,
+    /// The warm-up before the samples (None in runs older than the settled warm-up).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warmup: Option<Warmup>,
     pub correctness: Option<Correctness>,
 }
 
 impl Measurement {
+    /// What the timing protocol noticed, for reports and tables: samples at a
+    /// low clock, a warm-up whose clock had not settled.
+    pub fn protocol_notes(&self) -> Vec<String> {
+        let mut notes = Vec::new();
+        if let Some(c) = self.clock.as_ref().filter(|c| c.low_clock_samples > 0) {
+            notes.push(format!("{} low-clock samples", c.low_clock_samples));
+        }
+        if let Some(w) = self.warmup.as_ref().filter(|w| !w.settled) {
+            notes.push(format!(
+                "clock still moving after {:.0} ms of warm-up",
+                w.ms
+            ));
+        }
+        notes
+    }
+
     /// This measurement's rates as percentages of `ceilings` (mma, copy);
     /// None without ceilings or with a ceiling that is not a measured rate.
     pub fn percent_of(

@@ -1,10 +1,8 @@
 //! The timing engine: how one launchable thing is timed on the GPU.
 //!
-//! # Protocol (the same for every kernel tileattn times)
-//! 1. **Warm-up by time**: the launch is repeated until `warmup` of wall time
-//!    has passed (clocks ramp up, the module is JIT-compiled and loaded,
-//!    instruction caches and TLBs fill), doubling the count between syncs.
-//! 2. **Samples in batches.** For each sample, in stream order:
+//! # Protocol (the same for every kernel tileattn times, and for torch's SDPA
+//! backends in `scripts/sdpa_baseline.py`)
+//! 1. **The sample sequence.** For each sample, in stream order:
 //!    - cold mode (the default): the L2 flush — a `memset` of a buffer twice
 //!      the device's L2, which evicts everything the previous sample left;
 //!    - the clock probe ([`tileattn_kernels::probes::clock_probe`]): one
@@ -14,28 +12,57 @@
 //!      so no sample includes host launch latency;
 //!    - start event, the launch, end event.
 //!
-//!    Nothing in the timed region synchronizes: the host waits once per batch,
-//!    on the last end event, then reads every event pair and probe slot.
-//! 3. **Input rotation**: given several equivalent launches (the same kernel
+//!    Nothing in the timed region synchronizes.
+//! 2. **The GPU never waits for the host** ([`stream`]). Each request for
+//!    samples queues filler behind them: the same sequence untimed, at least
+//!    [`stream::FILLER_MIN`] of GPU time or twice the host's last pause. So
+//!    from the first warm-up sample to the last sample the GPU runs back to
+//!    back while the host waits on events, reads probes and computes
+//!    statistics. Probe readings are copied to page-locked host memory in
+//!    stream order right after each request's samples, so reading them never
+//!    waits for the filler.
+//! 3. **Warm-up until the clock settles** ([`warmup`]): the sample sequence,
+//!    its results thrown away, until the median probed clock of the last two
+//!    batches agree within 1%, after at least 200 ms and at most 1 s
+//!    ([`WarmupRule::MEASURE`]; the tuner's candidates: 50–250 ms). How it
+//!    ended (time, samples, clock, settled or not) goes into the run file.
+//! 4. **Input rotation**: given several equivalent launches (the same kernel
 //!    on different input sets), sample `i` uses launch `i mod n`. The caller
 //!    supplies more than one set when a working set is smaller than a few L2s,
 //!    so that even an imperfect flush cannot leave a sample's inputs resident.
-//! 4. **Adaptive stopping** ([`crate::stats::sample_adaptively`]): batches
+//! 5. **Adaptive stopping** ([`crate::stats::sample_adaptively`]): batches
 //!    until the median's bootstrap CI is within the requested width, the
 //!    sample maximum, or the time budget.
-//! 5. **Clock check**: a sample whose probe saw less than 90% of the run's
+//! 6. **Clock check**: a sample whose probe saw less than 90% of the run's
 //!    median SM clock is flagged (counted in [`ClockCheck::low_clock_samples`]).
+//!
+//! # Why the warm-up and the filler
+//! Samples should describe a GPU under the sustained load of a real workload.
+//! The first H200 session (`results/h200/README.md`) showed what happens
+//! otherwise: with a fixed 25 ms warm-up, 10-sample measurements and the GPU
+//! idle for seconds between them, torch's cuDNN kernels were measured in
+//! ~50 ms bursts, 10–13% faster than by `triton.testing.do_bench`'s 125 ms of
+//! back-to-back launches, during which the SM clock read 1635–1815 MHz.
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use cudarc::driver::sys::CUevent_flags;
-use cudarc::driver::{CudaEvent, CudaFunction, CudaSlice, DevicePtr, LaunchConfig, PushKernelArg};
+use cudarc::driver::{
+    CudaEvent, CudaFunction, CudaSlice, DevicePtr, LaunchConfig, PinnedHostSlice, PushKernelArg,
+};
 
 use crate::device::{Device, cuda_err};
-use crate::runfile::{CacheMode, ClockCheck, StopReason};
+use crate::runfile::{CacheMode, ClockCheck, StopReason, Warmup};
 use crate::stats::{StopRule, sample_adaptively};
 use crate::{Error, Result};
+
+#[cfg(test)]
+pub(crate) mod fake;
+pub mod stream;
+pub mod warmup;
+
+use stream::{SampleQueue, SampleStream};
+pub use warmup::WarmupRule;
 
 /// How long the clock probe spins: long against `%globaltimer`'s ~1 µs steps,
 /// short against the samples it sits between.
@@ -44,13 +71,17 @@ pub const PROBE_SPIN_NS: u64 = 20_000;
 /// A sample whose SM clock is below this fraction of the run's median is flagged.
 pub const LOW_CLOCK_FRACTION: f64 = 0.9;
 
+/// Samples in flight at once (each has an event pair and a probe slot):
+/// enough for the sampler's batches up to its default maximum; larger
+/// requests are served in pieces.
+pub const RING_SLOTS: u64 = 2048;
+
 /// How to time.
 #[derive(Clone, Debug)]
 pub struct TimingConfig {
     pub mode: CacheMode,
     pub rule: StopRule,
-    /// Wall time of repeated launches before the first sample.
-    pub warmup: Duration,
+    pub warmup: WarmupRule,
 }
 
 impl Default for TimingConfig {
@@ -58,7 +89,7 @@ impl Default for TimingConfig {
         TimingConfig {
             mode: CacheMode::Cold,
             rule: StopRule::default(),
-            warmup: Duration::from_millis(100),
+            warmup: WarmupRule::MEASURE,
         }
     }
 }
@@ -73,6 +104,7 @@ pub struct Timed {
     pub clock: ClockCheck,
     /// How many equivalent launches (input sets) the samples rotated over.
     pub input_sets: usize,
+    pub warmup: Warmup,
 }
 
 /// Something the engine can enqueue on the device's stream.
@@ -87,18 +119,61 @@ impl Launch for crate::device::PreparedLaunch {
     }
 }
 
-/// The per-device state of the protocol: flush buffer, probe, events.
+/// Per-sample device state, used round-robin by the samples in flight.
+struct Ring {
+    events: Vec<(CudaEvent, CudaEvent)>,
+    /// Two `u64` per slot, written by the probe: cycles, nanoseconds; and a
+    /// last slot, never read, for the filler's probes.
+    probe: CudaSlice<u64>,
+    /// Host copy of `probe`, filled in stream order at each checkpoint.
+    mirror: PinnedHostSlice<u64>,
+    /// Recorded after each checkpoint's copies.
+    copied: CudaEvent,
+}
+
+impl Ring {
+    fn new(dev: &Device) -> Result<Ring> {
+        let timed = || {
+            dev.ctx
+                .new_event(Some(CUevent_flags::CU_EVENT_DEFAULT))
+                .map_err(cuda_err("creating a timing event"))
+        };
+        let events = (0..RING_SLOTS)
+            .map(|_| Ok((timed()?, timed()?)))
+            .collect::<Result<Vec<_>>>()?;
+        let words = 2 * (RING_SLOTS + 1) as usize;
+        let probe = dev
+            .stream
+            .alloc_zeros::<u64>(words)
+            .map_err(cuda_err("allocating clock probe slots"))?;
+        // SAFETY: plain page-locked memory (flags 0: not write-combined, the
+        // host reads it); zeroed below through a raw pointer before any read.
+        let mut mirror = unsafe { dev.ctx.alloc_pinned_with_flags::<u64>(words, 0) }
+            .map_err(cuda_err("allocating the host copy of the probe slots"))?;
+        let host = mirror
+            .as_mut_ptr()
+            .map_err(cuda_err("zeroing the host copy of the probe slots"))?;
+        // SAFETY: `host` points to `words` u64s just allocated for us.
+        unsafe { std::ptr::write_bytes(host, 0, words) };
+        Ok(Ring {
+            events,
+            probe,
+            mirror,
+            copied: timed()?,
+        })
+    }
+}
+
+/// The per-device state of the protocol: flush buffer, probe, sample ring.
 pub struct Timer<'d> {
     dev: &'d Device,
     flush: CudaSlice<u8>,
     probe: CudaFunction,
-    /// Two `u64` per sample of the largest batch so far: cycles, nanoseconds.
-    probe_slots: CudaSlice<u64>,
-    events: Vec<(CudaEvent, CudaEvent)>,
+    ring: Ring,
 }
 
 impl<'d> Timer<'d> {
-    /// Allocates the flush buffer (2 × L2) and loads the clock probe.
+    /// Allocates the flush buffer (2 × L2) and the sample ring, and loads the clock probe.
     pub fn new(dev: &'d Device) -> Result<Timer<'d>> {
         let flush_bytes = flush_bytes(dev.info.l2_bytes);
         let flush = dev
@@ -106,16 +181,11 @@ impl<'d> Timer<'d> {
             .alloc_zeros::<u8>(flush_bytes)
             .map_err(cuda_err("allocating the L2 flush buffer"))?;
         let probe = dev.probe_function(dev.registry().probes.clock)?;
-        let probe_slots = dev
-            .stream
-            .alloc_zeros::<u64>(2)
-            .map_err(cuda_err("allocating clock probe slots"))?;
         Ok(Timer {
             dev,
             flush,
             probe,
-            probe_slots,
-            events: Vec::new(),
+            ring: Ring::new(dev)?,
         })
     }
 
@@ -128,15 +198,34 @@ impl<'d> Timer<'d> {
         if launches.is_empty() {
             return Err(Error::Invalid("nothing to time".into()));
         }
-        self.warm_up(launches, cfg.warmup)?;
+        let origin = Instant::now();
+        let clock = move || origin.elapsed();
+        let mut queue = DeviceQueue {
+            dev: self.dev,
+            flush: &mut self.flush,
+            probe: &self.probe,
+            ring: &mut self.ring,
+            launches,
+            mode: cfg.mode,
+            launched: 0,
+            enqueued: 0,
+            copied: 0,
+        };
+        let mut stream = SampleStream::new(&mut queue, &clock);
         let mut clock_mhz = Vec::new();
-        let mut sample_index = 0usize;
-        let (samples_ms, stop) = sample_adaptively(&cfg.rule, |k| {
-            let (ms, mhz) = self.batch(launches, sample_index, k, cfg.mode)?;
-            sample_index += k;
-            clock_mhz.extend(mhz);
-            Ok(ms)
-        })?;
+        let run = (|| {
+            let warmup = warmup::warm_up(&mut stream, &cfg.warmup)?;
+            let sampled = sample_adaptively(&cfg.rule, |k| {
+                let (ms, mhz) = stream.take(k)?;
+                clock_mhz.extend(mhz);
+                Ok(ms)
+            })?;
+            Ok::<_, Error>((warmup, sampled))
+        })();
+        // Drain after a failure too: the next measurement reuses the ring.
+        let drained = stream.finish();
+        let (warmup, (samples_ms, stop)) = run?;
+        drained?;
         let clock = clock_check(&clock_mhz);
         Ok(Timed {
             samples_ms,
@@ -144,118 +233,162 @@ impl<'d> Timer<'d> {
             clock_mhz,
             clock,
             input_sets: launches.len(),
+            warmup,
         })
     }
 
-    fn warm_up(&self, launches: &[&dyn Launch], warmup: Duration) -> Result<()> {
-        let start = Instant::now();
-        let mut count = 1usize;
-        loop {
-            for i in 0..count {
-                launches[i % launches.len()].enqueue()?;
-            }
-            self.sync("warming up")?;
-            if start.elapsed() >= warmup {
-                return Ok(());
-            }
-            count = count.saturating_mul(2);
-        }
+    pub fn device(&self) -> &'d Device {
+        self.dev
     }
+}
 
-    /// `k` samples starting at rotation index `first`: times (ms) and clocks (MHz).
-    fn batch(
-        &mut self,
-        launches: &[&dyn Launch],
-        first: usize,
-        k: usize,
-        mode: CacheMode,
-    ) -> Result<(Vec<f64>, Vec<f64>)> {
-        self.reserve(k)?;
-        let stream = self.dev.stream.clone();
-        let slots = self.probe_slots.device_ptr(&stream).0;
-        for j in 0..k {
-            if mode == CacheMode::Cold {
-                stream
-                    .memset_zeros(&mut self.flush)
-                    .map_err(cuda_err("flushing L2"))?;
-            }
-            self.enqueue_probe(slots, j as u32)?;
-            let (start, end) = &self.events[j];
-            start
-                .record(&stream)
-                .map_err(cuda_err("recording a start event"))?;
-            launches[(first + j) % launches.len()].enqueue()?;
-            end.record(&stream)
-                .map_err(cuda_err("recording an end event"))?;
-        }
-        self.events[k - 1]
-            .1
-            .synchronize()
-            .map_err(cuda_err("waiting for a batch of samples"))?;
-        let ms = self.events[..k]
-            .iter()
-            .map(|(s, e)| {
-                s.elapsed_ms(e)
-                    .map(f64::from)
-                    .map_err(cuda_err("reading event times"))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let raw = stream
-            .clone_dtoh(&self.probe_slots)
-            .map_err(cuda_err("reading clock probes"))?;
-        let mhz = raw[..2 * k]
-            .chunks_exact(2)
-            .map(|c| cycles_per_ns_to_mhz(c[0], c[1]))
-            .collect();
-        Ok((ms, mhz))
-    }
+/// The real [`SampleQueue`]: the sample sequence on the device's stream.
+struct DeviceQueue<'t> {
+    dev: &'t Device,
+    flush: &'t mut CudaSlice<u8>,
+    probe: &'t CudaFunction,
+    ring: &'t mut Ring,
+    launches: &'t [&'t dyn Launch],
+    mode: CacheMode,
+    /// Launches enqueued, samples and filler: the input rotation's position.
+    launched: u64,
+    enqueued: u64,
+    /// Samples whose probe slots have been queued for copying to the host.
+    copied: u64,
+}
 
-    /// Events and probe slots for a batch of `k`.
-    fn reserve(&mut self, k: usize) -> Result<()> {
-        let ctx = self.dev.ctx.clone();
-        let timed = || {
-            ctx.new_event(Some(CUevent_flags::CU_EVENT_DEFAULT))
-                .map_err(cuda_err("creating a timing event"))
-        };
-        while self.events.len() < k {
-            self.events.push((timed()?, timed()?));
-        }
-        if self.probe_slots.len() < 2 * k {
-            self.probe_slots = self
-                .dev
+impl DeviceQueue<'_> {
+    /// The flush (cold mode) and the probe into `slot`.
+    fn enqueue_lead_in(&mut self, slot: u64) -> Result<()> {
+        if self.mode == CacheMode::Cold {
+            self.dev
                 .stream
-                .alloc_zeros::<u64>(2 * k)
-                .map_err(cuda_err("allocating clock probe slots"))?;
+                .memset_zeros(&mut *self.flush)
+                .map_err(cuda_err("flushing L2"))?;
         }
-        Ok(())
+        self.enqueue_probe(slot)
     }
 
-    fn enqueue_probe(&self, slots: u64, slot: u32) -> Result<()> {
+    /// The next launch of the input rotation.
+    fn enqueue_launch(&mut self) -> Result<()> {
+        let i = self.launched % self.launches.len() as u64;
+        self.launched += 1;
+        self.launches[i as usize].enqueue()
+    }
+
+    fn enqueue_probe(&self, slot: u64) -> Result<()> {
+        let stream = &self.dev.stream;
+        let (slots, _guard) = self.ring.probe.device_ptr(stream);
+        let slot = slot as u32;
         let spin = PROBE_SPIN_NS;
-        let mut b = self.dev.stream.launch_builder(&self.probe);
+        let mut b = stream.launch_builder(self.probe);
         b.arg(&slots).arg(&slot).arg(&spin);
         let cfg = LaunchConfig {
             grid_dim: (1, 1, 1),
             block_dim: (32, 1, 1),
             shared_mem_bytes: 0,
         };
-        // SAFETY: one block; `reserve` sized the slots for every slot of the batch.
+        // SAFETY: one block; the ring holds RING_SLOTS + 1 slots and `slot` is at most RING_SLOTS.
         unsafe { b.launch(cfg) }
             .map(|_| ())
             .map_err(cuda_err("launching the clock probe"))
     }
 
-    fn sync(&self, what: &str) -> Result<()> {
-        self.dev.stream.synchronize().map_err(cuda_err(what))
+    /// Queue the copy of `run` probe slots from `slot` on to their host copy.
+    fn copy_slots(&mut self, slot: u64, run: u64) -> Result<()> {
+        let stream = &self.dev.stream;
+        let Ring { probe, mirror, .. } = &mut *self.ring;
+        let (base, _guard) = probe.device_ptr(stream);
+        let words = 2 * slot as usize..2 * (slot + run) as usize;
+        let dst = &mut mirror
+            .as_mut_slice()
+            .map_err(cuda_err("reaching the host copy of the probe slots"))?[words];
+        let src = base + 16 * slot;
+        // SAFETY: `dst` is page-locked and owned by the ring, which outlives the
+        // copy (every measurement drains the stream before it returns); `src`
+        // spans the same slots of the device buffer. The host touches `dst`
+        // only after waiting for the `copied` event recorded after this copy.
+        unsafe { cudarc::driver::result::memcpy_dtoh_async(dst, src, stream.cu_stream()) }
+            .map_err(cuda_err("copying clock probe readings"))
+    }
+}
+
+impl SampleQueue for DeviceQueue<'_> {
+    fn capacity(&self) -> u64 {
+        RING_SLOTS
     }
 
-    pub fn device(&self) -> &'d Device {
+    fn overhead_ms(&self) -> f64 {
+        PROBE_SPIN_NS as f64 / 1e6
+    }
+
+    fn enqueue(&mut self, seq: u64) -> Result<()> {
+        let stream = self.dev.stream.clone();
+        let slot = seq % RING_SLOTS;
+        self.enqueue_lead_in(slot)?;
+        self.ring.events[slot as usize]
+            .0
+            .record(&stream)
+            .map_err(cuda_err("recording a start event"))?;
+        self.enqueue_launch()?;
+        self.ring.events[slot as usize]
+            .1
+            .record(&stream)
+            .map_err(cuda_err("recording an end event"))?;
+        self.enqueued = seq + 1;
+        Ok(())
+    }
+
+    fn enqueue_filler(&mut self) -> Result<()> {
+        self.enqueue_lead_in(RING_SLOTS)?;
+        self.enqueue_launch()
+    }
+
+    fn checkpoint(&mut self) -> Result<()> {
+        // At most RING_SLOTS samples are unread, so no slot is copied twice.
+        let mut from = self.copied;
+        while from < self.enqueued {
+            let slot = from % RING_SLOTS;
+            let run = (self.enqueued - from).min(RING_SLOTS - slot);
+            self.copy_slots(slot, run)?;
+            from += run;
+        }
+        self.copied = self.enqueued;
+        self.ring
+            .copied
+            .record(&self.dev.stream)
+            .map_err(cuda_err("recording a checkpoint"))
+    }
+
+    fn wait(&mut self) -> Result<()> {
+        self.ring
+            .copied
+            .synchronize()
+            .map_err(cuda_err("waiting for a batch of samples"))
+    }
+
+    fn read(&mut self, seq: u64) -> Result<(f64, f64)> {
+        let slot = (seq % RING_SLOTS) as usize;
+        let (start, end) = &self.ring.events[slot];
+        let ms = start
+            .elapsed_ms(end)
+            .map_err(cuda_err("reading event times"))?;
+        let probe = self
+            .ring
+            .mirror
+            .as_slice()
+            .map_err(cuda_err("reading clock probes"))?;
+        Ok((
+            f64::from(ms),
+            cycles_per_ns_to_mhz(probe[2 * slot], probe[2 * slot + 1]),
+        ))
+    }
+
+    fn drain(&mut self) -> Result<()> {
         self.dev
-    }
-
-    /// The stream every launch of this timer goes to.
-    pub fn stream(&self) -> &Arc<cudarc::driver::CudaStream> {
-        &self.dev.stream
+            .stream
+            .synchronize()
+            .map_err(cuda_err("waiting for the filler"))
     }
 }
 

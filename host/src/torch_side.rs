@@ -1,8 +1,10 @@
 //! The PyTorch side of `--compare torch`: `scripts/sdpa_baseline.py` runs as a
 //! child process, one JSON request per line on its stdin, one JSON reply per
 //! line on its stdout. The script only launches SDPA and reports raw CUDA-event
-//! times; the statistics stay here, so tileattn and torch are measured by one
-//! protocol.
+//! times and clock readings; the statistics stay here, so tileattn and torch
+//! are measured by one protocol ([`crate::timing`]): the script warms up by
+//! the same [`WarmupRule`] and queues the same filler behind each request's
+//! samples, from a measurement's first `sample` request to its `end`.
 //!
 //! A hung or crashed script cannot hang tileattn: replies are read on a thread
 //! and waited for with a timeout, and every failure says what the script last
@@ -21,12 +23,14 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::problem::Problem;
-use crate::runfile::CacheMode;
+use crate::runfile::{CacheMode, Warmup};
 use crate::tensor::Tensor;
+use crate::timing::WarmupRule;
+use crate::timing::stream::FILLER_MIN;
 use crate::{Error, Result, npy};
 
 /// Version of the request/reply format; the script's `hello` must say the same.
-pub const PROTOCOL: u32 = 1;
+pub const PROTOCOL: u32 = 2;
 const TOOL: &str = "torch baseline";
 /// Lines of the script's stderr kept for error messages.
 const STDERR_TAIL_LINES: usize = 40;
@@ -35,11 +39,11 @@ const EXIT_GRACE: Duration = Duration::from_secs(2);
 /// Before quoting stderr in an error: wait for this much quiet, at most STDERR_SETTLE_MAX.
 const STDERR_SETTLE_QUIET: Duration = Duration::from_millis(30);
 const STDERR_SETTLE_MAX: Duration = Duration::from_millis(300);
-/// Warm-up of a backend's first samples for a problem, as `triton.testing.do_bench`.
-pub const DEFAULT_WARMUP_MS: f64 = 25.0;
 /// GPU busy-wait queued before each timed launch. Python needs tens of µs to
 /// dispatch an SDPA call; the lead keeps the GPU busy meanwhile, so the start
-/// event does not fire early and count host time as kernel time.
+/// event does not fire early and count host time as kernel time. It is timed
+/// by events too and doubles as the clock probe: a known number of SM cycles
+/// over the time they took.
 pub const DEFAULT_LEAD_US: f64 = 200.0;
 
 /// A PyTorch SDPA backend, forced with `torch.nn.attention.sdpa_kernel`.
@@ -154,11 +158,21 @@ struct RunReply {
 pub struct Samples {
     /// One CUDA-event time per launch, in request order.
     pub samples_ms: Vec<f64>,
-    /// Launches of the time-based warm-up (0 once the backend is warm for this problem).
-    pub warmup_launches: u64,
+    /// The SM clock the lead measured before each launch (None: no reading,
+    /// as where this torch has no `torch.cuda._sleep`).
+    pub clock_mhz: Vec<Option<f64>>,
+    /// The warm-up, in the reply to a measurement's first request only.
+    pub warmup: Option<Warmup>,
     /// The lead actually queued (0 where this torch has no `torch.cuda._sleep`).
     pub lead_us: f64,
     pub plan: Plan,
+}
+
+impl Samples {
+    /// Clock readings with NaN for "none", as [`crate::timing::Timed`] holds them.
+    pub fn clock_or_nan(&self) -> impl Iterator<Item = f64> + '_ {
+        self.clock_mhz.iter().map(|c| c.unwrap_or(f64::NAN))
+    }
 }
 
 /// How to take samples.
@@ -167,27 +181,49 @@ pub struct Sampling {
     pub mode: CacheMode,
     /// Bytes zeroed before every cold sample: at least twice the device's L2.
     pub flush_bytes: u64,
-    pub warmup_ms: f64,
     pub lead_us: f64,
+    /// The warm-up before a measurement's first samples.
+    pub warmup: WarmupRule,
 }
 
 impl Sampling {
     /// L2 flushed before every sample by zeroing `flush_bytes`.
-    pub fn cold(flush_bytes: u64) -> Sampling {
+    pub fn cold(flush_bytes: u64, warmup: WarmupRule) -> Sampling {
         Sampling {
             mode: CacheMode::Cold,
             flush_bytes,
-            warmup_ms: DEFAULT_WARMUP_MS,
             lead_us: DEFAULT_LEAD_US,
+            warmup,
         }
     }
 
     /// Back-to-back samples; inputs may stay in L2.
-    pub fn hot() -> Sampling {
+    pub fn hot(warmup: WarmupRule) -> Sampling {
         Sampling {
             mode: CacheMode::Hot,
             flush_bytes: 0,
-            ..Sampling::cold(0)
+            ..Sampling::cold(0, warmup)
+        }
+    }
+}
+
+/// A [`WarmupRule`] on the wire, in milliseconds.
+#[derive(Serialize)]
+struct WireWarmup {
+    min_ms: f64,
+    max_ms: f64,
+    tolerance: f64,
+    batch_ms: f64,
+}
+
+impl From<&WarmupRule> for WireWarmup {
+    fn from(r: &WarmupRule) -> Self {
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        WireWarmup {
+            min_ms: ms(r.min),
+            max_ms: ms(r.max),
+            tolerance: r.tolerance,
+            batch_ms: ms(r.batch),
         }
     }
 }
@@ -262,11 +298,16 @@ enum Request<'a> {
     Sample {
         backend: Backend,
         n: u32,
+        /// The first request of a measurement: warm up, then start its stream.
+        first: bool,
         mode: CacheMode,
         flush_bytes: u64,
-        warmup_ms: f64,
         lead_us: f64,
+        warmup: WireWarmup,
+        filler_ms: f64,
     },
+    /// The measurement is over: wait for its filler.
+    End,
     Free,
     Quit,
 }
@@ -279,6 +320,7 @@ impl Request<'_> {
             Request::Load { .. } => "load".into(),
             Request::Run { backend, .. } => format!("run {}", backend.name()),
             Request::Sample { backend, .. } => format!("sample {}", backend.name()),
+            Request::End => "end".into(),
             Request::Free => "free".into(),
             Request::Quit => "quit".into(),
         }
@@ -500,26 +542,56 @@ impl TorchSide {
         Ok(reply.map(|r| r.plan))
     }
 
-    /// `n` timed launches of `backend`, each between its own CUDA events.
-    pub fn sample(&mut self, backend: Backend, n: u32, how: &Sampling) -> Result<Outcome<Samples>> {
+    /// `n` timed launches of `backend`, each between its own CUDA events. The
+    /// `first` request of a measurement warms up first (the reply says how);
+    /// later ones continue its stream. End the measurement with [`Self::end`].
+    pub fn sample(
+        &mut self,
+        backend: Backend,
+        n: u32,
+        first: bool,
+        how: &Sampling,
+    ) -> Result<Outcome<Samples>> {
         let request = Request::Sample {
             backend,
             n,
+            first,
             mode: how.mode,
             flush_bytes: how.flush_bytes,
-            warmup_ms: how.warmup_ms,
             lead_us: how.lead_us,
+            warmup: (&how.warmup).into(),
+            filler_ms: FILLER_MIN.as_secs_f64() * 1e3,
         };
         let samples: Outcome<Samples> = self.outcome(&request)?;
-        if let Outcome::Done(s) = &samples
-            && s.samples_ms.len() != n as usize
-        {
-            return Err(self.protocol_error(
-                &request,
-                &format!("{} samples for {n} asked", s.samples_ms.len()),
-            ));
+        if let Outcome::Done(s) = &samples {
+            let wrong = if s.samples_ms.len() != n as usize || s.clock_mhz.len() != n as usize {
+                Some(format!(
+                    "{} samples and {} clock readings for {n} asked",
+                    s.samples_ms.len(),
+                    s.clock_mhz.len()
+                ))
+            } else if first != s.warmup.is_some() {
+                Some(format!(
+                    "a warm-up record {} the measurement's first request",
+                    if first { "missing from" } else { "outside" }
+                ))
+            } else {
+                None
+            };
+            if let Some(why) = wrong {
+                return Err(self.protocol_error(&request, &why));
+            }
         }
         Ok(samples)
+    }
+
+    /// End the measurement whose samples were requested last: the script
+    /// waits for the filler it queued.
+    pub fn end(&mut self) -> Result<()> {
+        match self.request::<serde_json::Value>(&Request::End, self.timeouts.request)? {
+            Reply::Ok(_) => Ok(()),
+            Reply::Failed { kind, error } => Err(self.failure("end", &kind, &error)),
+        }
     }
 
     /// Release the problem's GPU memory.
@@ -806,7 +878,13 @@ fn bshd_f32(t: &Tensor) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runfile::{StopReason, Warmup};
+    use crate::stats::StopRule;
     use crate::tensor::Layout;
+    use crate::timing::TimingConfig;
+    use crate::timing::fake::{ClockModel, FakeGpu, LAUNCH_MS};
+    use crate::timing::stream::SampleStream;
+    use crate::timing::warmup::warm_up;
     use rand::SeedableRng;
     use rand::rngs::StdRng;
     use tileattn_kernels::DType;
@@ -834,7 +912,13 @@ mod tests {
 
     /// The stub, misbehaving as `faults` says (its SDPA_STUB syntax, e.g. `die:load`).
     fn start_stub(faults: &str, timeouts: Timeouts) -> Option<Result<Started>> {
-        let mut command = vec!["env".to_string(), format!("SDPA_STUB={faults}")];
+        start_stub_with(&[format!("SDPA_STUB={faults}")], timeouts)
+    }
+
+    /// The stub with these `NAME=value` environment variables.
+    fn start_stub_with(vars: &[String], timeouts: Timeouts) -> Option<Result<Started>> {
+        let mut command = vec!["env".to_string()];
+        command.extend_from_slice(vars);
         command.extend(python()?);
         Some(TorchSide::spawn(&command, &stub(), timeouts))
     }
@@ -861,7 +945,14 @@ mod tests {
         faults: &str,
         timeouts: Timeouts,
     ) -> Option<(Box<TorchSide>, tempfile::TempDir, [Tensor; 3])> {
-        let mut side = ready(start_stub(faults, timeouts)?);
+        loaded_with(&[format!("SDPA_STUB={faults}")], timeouts)
+    }
+
+    fn loaded_with(
+        vars: &[String],
+        timeouts: Timeouts,
+    ) -> Option<(Box<TorchSide>, tempfile::TempDir, [Tensor; 3])> {
+        let mut side = ready(start_stub_with(vars, timeouts)?);
         let dir = tempfile::tempdir().unwrap();
         let (p, [q, k, v]) = case();
         let loaded = side.load_tensors(&p, [&q, &k, &v], dir.path()).unwrap();
@@ -921,24 +1012,44 @@ mod tests {
         assert_eq!(o.data, bshd_f32(&q));
         assert_eq!(o.data[64], q.get(0, 0, 1, 0), "heads are the third axis");
 
-        let Outcome::Done(cold) = side
-            .sample(Backend::Cudnn, 5, &Sampling::cold(100 << 20))
-            .unwrap()
-        else {
+        let cold = Sampling::cold(100 << 20, WarmupRule::MEASURE);
+        let Outcome::Done(first) = side.sample(Backend::Cudnn, 5, true, &cold).unwrap() else {
             panic!("cold sampling failed")
         };
-        assert_eq!(cold.samples_ms.len(), 5);
-        assert_eq!(cold.samples_ms[0], 1.0);
-        assert_eq!(cold.warmup_launches, 7, "first use warms up");
-        assert_eq!(cold.lead_us, DEFAULT_LEAD_US);
-        let Outcome::Done(hot) = side.sample(Backend::Cudnn, 3, &Sampling::hot()).unwrap() else {
-            panic!("hot sampling failed")
+        let w = first
+            .warmup
+            .as_ref()
+            .expect("a measurement's first request warms up");
+        // The stub's GPU keeps 1980 MHz: settled as soon as the minimum has passed.
+        assert!(w.settled && w.ms >= 200.0, "{w:?}");
+        assert_eq!(w.clock_mhz, Some(1980.0));
+        // The samples continue the warm-up's stream (launch times count samples).
+        let nth = |i: u64| LAUNCH_MS + i as f64 * 1e-9;
+        assert_eq!(
+            first.samples_ms,
+            (0..5).map(|i| nth(w.samples + i)).collect::<Vec<_>>()
+        );
+        assert_eq!(first.clock_mhz, vec![Some(1980.0); 5]);
+        assert_eq!(first.lead_us, DEFAULT_LEAD_US);
+        let Outcome::Done(more) = side.sample(Backend::Cudnn, 3, false, &cold).unwrap() else {
+            panic!("continued sampling failed")
         };
         assert_eq!(
-            (hot.samples_ms[0], hot.warmup_launches),
-            (0.5, 0),
-            "hot mode, already warm"
+            (more.warmup, more.samples_ms[0]),
+            (None, nth(w.samples + 5))
         );
+        side.end().unwrap();
+        side.end().unwrap(); // nothing left to end is no error
+
+        let Outcome::Done(hot) = side
+            .sample(Backend::Cudnn, 3, true, &Sampling::hot(WarmupRule::TUNE))
+            .unwrap()
+        else {
+            panic!("hot sampling failed")
+        };
+        let w = hot.warmup.expect("a new measurement warms up again");
+        assert!(w.settled && (50.0..100.0).contains(&w.ms), "{w:?}");
+        assert_eq!(hot.samples_ms[0], 0.5 + w.samples as f64 * 1e-9, "hot mode");
 
         side.free().unwrap();
         side.quit().unwrap();
@@ -994,7 +1105,9 @@ mod tests {
             run,
             Outcome::Unsupported("stub says unsupported for run".into())
         );
-        let sample = side.sample(Backend::Math, 10, &Sampling::hot()).unwrap();
+        let sample = side
+            .sample(Backend::Math, 10, true, &Sampling::hot(WarmupRule::MEASURE))
+            .unwrap();
         assert_eq!(
             sample,
             Outcome::OutOfMemory("stub says oom for sample".into())
@@ -1048,7 +1161,7 @@ mod tests {
             return;
         };
         let e = tool_message(started.err().unwrap());
-        assert!(e.contains("protocol 999") && e.contains("speaks 1"), "{e}");
+        assert!(e.contains("protocol 999") && e.contains("speaks 2"), "{e}");
     }
 
     #[test]
@@ -1064,10 +1177,8 @@ mod tests {
             e.contains("unexpected answer to `run flash`: not a JSON reply: `this is not json`"),
             "{e}"
         );
-        let e = tool_message(
-            side.sample(Backend::Flash, 1, &Sampling::hot())
-                .unwrap_err(),
-        );
+        let hot = Sampling::hot(WarmupRule::MEASURE);
+        let e = tool_message(side.sample(Backend::Flash, 1, true, &hot).unwrap_err());
         assert!(e.contains("the script stopped earlier"), "{e}");
     }
 
@@ -1100,10 +1211,8 @@ mod tests {
             return;
         };
         let started = Instant::now();
-        let e = tool_message(
-            side.sample(Backend::Flash, 3, &Sampling::hot())
-                .unwrap_err(),
-        );
+        let hot = Sampling::hot(WarmupRule::MEASURE);
+        let e = tool_message(side.sample(Backend::Flash, 3, true, &hot).unwrap_err());
         assert!(e.contains("no reply to `sample flash` within 300ms"), "{e}");
         assert!(
             started.elapsed() < Duration::from_secs(2),
@@ -1112,6 +1221,126 @@ mod tests {
         );
         drop(side); // nothing left to wait for
         assert!(started.elapsed() < Duration::from_secs(2));
+    }
+
+    #[test]
+    fn continuing_a_measurement_that_was_not_started_is_refused() {
+        let Some((mut side, _dir, _)) = loaded("", QUICK) else {
+            return;
+        };
+        let cold = Sampling::cold(1 << 20, WarmupRule::TUNE);
+        let e = tool_message(side.sample(Backend::Flash, 2, false, &cold).unwrap_err());
+        assert!(
+            e.contains("no measurement of flash (cold) in progress"),
+            "{e}"
+        );
+        assert!(matches!(
+            side.sample(Backend::Flash, 2, true, &cold).unwrap(),
+            Outcome::Done(_)
+        ));
+        // Another backend is another measurement.
+        let e = tool_message(side.sample(Backend::Cudnn, 2, false, &cold).unwrap_err());
+        assert!(
+            e.contains("no measurement of cudnn (cold) in progress"),
+            "{e}"
+        );
+    }
+
+    /// tileattn's warm-up and stream on the simulated GPU of `model`: the record
+    /// and the first `n` samples after it.
+    fn ours(model: ClockModel, rule: &WarmupRule, n: usize) -> (Warmup, Vec<f64>, Vec<f64>) {
+        let mut gpu = FakeGpu::new(model, 4096);
+        let clock = gpu.clock();
+        let mut stream = SampleStream::new(&mut gpu, &clock);
+        let w = warm_up(&mut stream, rule).unwrap();
+        let (ms, mhz) = stream.take(n).unwrap();
+        stream.finish().unwrap();
+        (w, ms, mhz)
+    }
+
+    /// The script's protocol is tileattn's: on the same simulated GPU (the
+    /// stub's FakeOps is timing::fake's model), the same warm-up batches, end,
+    /// clock and samples, with the filler between them in the same places.
+    #[test]
+    fn the_script_warms_up_and_streams_as_tileattn_does() {
+        let models = [
+            ("drop", ClockModel::Drop),
+            ("ramp", ClockModel::Ramp),
+            ("steady", ClockModel::Steady),
+            ("silent", ClockModel::Silent),
+        ];
+        for (name, model) in models {
+            let vars = [format!("SDPA_STUB_CLOCK={name}")];
+            let Some((mut side, _dir, _)) = loaded_with(&vars, QUICK) else {
+                return;
+            };
+            let rule = WarmupRule::MEASURE;
+            let Outcome::Done(script) = side
+                .sample(Backend::Flash, 10, true, &Sampling::cold(1 << 20, rule))
+                .unwrap()
+            else {
+                panic!("{name}: sampling failed")
+            };
+            let (w, ms, mhz) = ours(model, &rule, 10);
+            let theirs = script.warmup.unwrap();
+            let summary = |w: &Warmup| (w.samples, w.settled, w.clock_mhz);
+            assert_eq!(summary(&theirs), summary(&w), "{name}");
+            assert!(
+                (theirs.ms - w.ms).abs() < 1e-6,
+                "{name}: {} vs {}",
+                theirs.ms,
+                w.ms
+            );
+            assert_eq!(theirs.batches.len(), w.batches.len(), "{name}");
+            for (a, b) in theirs.batches.iter().zip(&w.batches) {
+                assert_eq!((a.samples, a.clock_mhz), (b.samples, b.clock_mhz), "{name}");
+                assert!((a.end_ms - b.end_ms).abs() < 1e-6, "{name}");
+            }
+            assert_eq!(script.samples_ms, ms, "{name}");
+            let mhz: Vec<Option<f64>> = mhz.iter().map(|x| x.is_finite().then_some(*x)).collect();
+            assert_eq!(script.clock_mhz, mhz, "{name}");
+            side.end().unwrap();
+        }
+    }
+
+    /// The bench's measurement of a backend: several requests of one stream
+    /// (the samples continue where the warm-up stopped), one warm-up, an end.
+    #[test]
+    fn a_backend_measurement_spans_requests_with_one_warm_up() {
+        let vars = ["SDPA_STUB_CLOCK=drop".to_string()];
+        let Some((mut side, _dir, _)) = loaded_with(&vars, QUICK) else {
+            return;
+        };
+        // A CI no sample spread can meet: sampling runs to the maximum, in batches.
+        let timing = TimingConfig {
+            rule: StopRule {
+                rel_half_width: 1e-12,
+                max_samples: 40,
+                ..StopRule::default()
+            },
+            ..TimingConfig::default()
+        };
+        let sampling = Sampling::cold(1 << 20, timing.warmup);
+        let timed = crate::bench::time_backend(&mut side, Backend::Cudnn, &sampling, &timing)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (timed.samples_ms.len(), timed.stop),
+            (40, StopReason::MaxSamples)
+        );
+        let (w, _, _) = ours(ClockModel::Drop, &timing.warmup, 1);
+        assert_eq!(timed.warmup, w);
+        let want: Vec<f64> = (0..40)
+            .map(|i| LAUNCH_MS + (w.samples + i) as f64 * 1e-9)
+            .collect();
+        assert_eq!(timed.samples_ms, want);
+        assert_eq!(timed.clock.median_mhz, 1700.0);
+        // The measurement was ended: it cannot be continued.
+        let e = tool_message(
+            side.sample(Backend::Cudnn, 1, false, &sampling)
+                .unwrap_err(),
+        );
+        assert!(e.contains("no measurement of cudnn"), "{e}");
     }
 
     /// The real script starts and answers without torch (unavailable) or with it (ready).

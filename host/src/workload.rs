@@ -15,7 +15,7 @@ use crate::registry::Variant;
 use crate::runfile::{CacheMode, Correctness, Measurement};
 use crate::stats::summarize;
 use crate::tensor::{Layout, Tensor, random_inputs};
-use crate::timing::{self, Launch, Timer, TimingConfig};
+use crate::timing::{self, Launch, Timed, Timer, TimingConfig};
 
 /// Most input sets a small working set rotates over.
 pub const MAX_INPUT_SETS: usize = 8;
@@ -163,13 +163,33 @@ pub fn verify_and_time(
     let launches = w.launches(dev, v)?;
     let refs: Vec<&dyn Launch> = launches.iter().map(|l| l as &dyn Launch).collect();
     let timed = timer.time(&refs, cfg)?;
+    let m = measurement(
+        &w.problem,
+        ("tileattn", Some(v.name)),
+        timed,
+        cfg,
+        dev.info.l2_bytes,
+        correctness,
+    )?;
+    Ok(Verdict::Timed(Box::new(m)))
+}
+
+/// The run-file form of a timing of `implementation` (with tileattn's
+/// variant name, if any) on `p`.
+pub fn measurement(
+    p: &Problem,
+    (implementation, variant): (&str, Option<&str>),
+    timed: Timed,
+    cfg: &TimingConfig,
+    l2_bytes: u64,
+    correctness: Correctness,
+) -> Result<Measurement> {
     let summary = summarize(&timed.samples_ms, &cfg.rule.bootstrap, timed.stop)?;
-    let p = &w.problem;
     let (flops, bytes) = (metrics::flops(p), metrics::min_bytes(p));
     let rates = metrics::Rates::new(flops, bytes, summary.median_ms)?;
-    Ok(Verdict::Timed(Box::new(Measurement {
-        implementation: "tileattn".into(),
-        variant: Some(v.name.into()),
+    Ok(Measurement {
+        implementation: implementation.into(),
+        variant: variant.map(String::from),
         problem: p.key(),
         mode: cfg.mode,
         summary,
@@ -178,8 +198,10 @@ pub fn verify_and_time(
         bytes: bytes as f64,
         tflops: rates.tflops,
         gbs: rates.gbs,
-        cache_resident: metrics::cache_resident(bytes, dev.info.l2_bytes),
-        clock: Some(timed.clock),
+        cache_resident: metrics::cache_resident(bytes, l2_bytes),
+        // No probe reading at all (a torch without a clock probe) is no clock check.
+        clock: Some(timed.clock).filter(|c| c.median_mhz.is_finite()),
+        warmup: Some(timed.warmup),
         correctness: Some(correctness),
-    })))
+    })
 }

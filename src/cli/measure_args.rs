@@ -8,7 +8,7 @@ use tileattn::host::runfile::CacheMode;
 use tileattn::host::stats::StopRule;
 use tileattn::host::suite_file::UserSuite;
 use tileattn::host::suites;
-use tileattn::host::timing::TimingConfig;
+use tileattn::host::timing::{TimingConfig, WarmupRule};
 use tileattn::host::{Error, Result};
 use tileattn::kernels::DType;
 
@@ -54,14 +54,40 @@ pub struct TimingArgs {
     /// Sampling time limit per measurement, seconds.
     #[arg(long, default_value_t = 2.0)]
     pub sample_budget: f64,
-    /// Warm-up before the first sample, milliseconds.
-    #[arg(long, default_value_t = 100)]
-    pub warmup_ms: u64,
+    /// Least warm-up before the first sample, milliseconds (default 200; `tune`
+    /// 50). The warm-up runs the sample sequence until the probed SM clock
+    /// settles (two batches within 1%).
+    #[arg(long)]
+    pub warmup_ms: Option<u64>,
+    /// Most warm-up, milliseconds (default 1000 or --warmup-ms if larger; `tune`
+    /// 250). Equal to --warmup-ms, the warm-up lasts that long whatever the clock does.
+    #[arg(long)]
+    pub warmup_max_ms: Option<u64>,
 }
 
 impl TimingArgs {
+    /// The protocol for measurements.
     pub fn config(&self) -> Result<TimingConfig> {
+        self.config_from(WarmupRule::MEASURE)
+    }
+
+    /// The protocol for the tuner's candidates: a shorter default warm-up.
+    pub fn tuning_config(&self) -> Result<TimingConfig> {
+        self.config_from(WarmupRule::TUNE)
+    }
+
+    fn config_from(&self, defaults: WarmupRule) -> Result<TimingConfig> {
         let budget = seconds("--sample-budget", self.sample_budget)?;
+        let min = self.warmup_ms.map_or(defaults.min, Duration::from_millis);
+        let max = self
+            .warmup_max_ms
+            .map_or(defaults.max.max(min), Duration::from_millis);
+        let warmup = WarmupRule {
+            min,
+            max,
+            ..defaults
+        };
+        warmup.validate()?;
         Ok(TimingConfig {
             mode: if self.hot {
                 CacheMode::Hot
@@ -75,7 +101,7 @@ impl TimingArgs {
                 budget,
                 ..StopRule::default()
             },
-            warmup: Duration::from_millis(self.warmup_ms),
+            warmup,
         })
     }
 }

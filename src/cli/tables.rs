@@ -34,9 +34,7 @@ pub fn measurement_table(ms: &[&Measurement], ceilings: Option<&Ceilings>) -> St
         if m.cache_resident {
             flags.push("CACHE-RESIDENT (working set fits in L2)".to_string());
         }
-        if let Some(c) = m.clock.as_ref().filter(|c| c.low_clock_samples > 0) {
-            flags.push(format!("{} low-clock samples", c.low_clock_samples));
-        }
+        flags.extend(m.protocol_notes());
         let _ = writeln!(
             out,
             "{:<46} {:>10.4} {:>10.4}–{:<10.4} {:>5} {:>11} {:>9} {:>8.1} {:>8.0} {:>7.0} {:>9}  {}",

@@ -65,7 +65,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let cfg = TuneConfig {
         strategy,
         budget: args.budget.map(|b| seconds("--budget", b)).transpose()?,
-        timing: args.timing.config()?,
+        timing: args.timing.tuning_config()?,
         family: args
             .family
             .as_deref()

@@ -203,6 +203,7 @@ fn synthetic_cliff() -> RunFile {
                     gbs: rates.gbs,
                     cache_resident: resident,
                     clock: None,
+                    warmup: None,
                     correctness: None,
                 });
             }

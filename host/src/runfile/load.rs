@@ -8,7 +8,7 @@ use std::path::Path;
 use serde::Deserialize as _;
 use serde_json::error::Category;
 
-use super::{Correctness, Measurement, RUN_SCHEMA_VERSION, RunFile, TuningRecord};
+use super::{Correctness, Measurement, RUN_SCHEMA_VERSION, RunFile, TuningRecord, Warmup};
 use crate::problem::Problem;
 use crate::{Error, Result};
 
@@ -207,8 +207,29 @@ fn check_measurement(m: &Measurement) -> std::result::Result<(), String> {
     if let Some(c) = &m.clock {
         finite("clock.median_mhz", c.median_mhz)?;
     }
+    if let Some(w) = &m.warmup {
+        check_warmup(w)?;
+    }
     if let Some(c) = &m.correctness {
         check_correctness(c)?;
+    }
+    Ok(())
+}
+
+fn check_warmup(w: &Warmup) -> std::result::Result<(), String> {
+    finite("warmup.ms", w.ms)?;
+    if w.ms < 0.0 {
+        return Err(format!(
+            "warmup.ms is {}, but a time cannot be negative",
+            w.ms
+        ));
+    }
+    let clocks = w
+        .clock_mhz
+        .iter()
+        .chain(w.batches.iter().flat_map(|b| &b.clock_mhz));
+    for &mhz in clocks {
+        positive("warmup clock_mhz", mhz)?;
     }
     Ok(())
 }
@@ -277,6 +298,42 @@ mod tests {
             run.save(&copy).unwrap();
             assert_eq!(RunFile::load(&copy).unwrap(), run, "{name}");
         }
+    }
+
+    #[test]
+    fn warmup_records_round_trip_and_older_runs_have_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut run = RunFile::parse(&seed_text()).unwrap();
+        assert!(run.measurements.iter().all(|m| m.warmup.is_none()));
+        let batch = |end_ms, samples, clock_mhz| crate::runfile::WarmupBatch {
+            end_ms,
+            samples,
+            clock_mhz,
+        };
+        run.measurements[0].warmup = Some(Warmup {
+            ms: 231.5,
+            samples: 27,
+            settled: true,
+            clock_mhz: Some(1710.0),
+            batches: vec![batch(1.0, 1, None), batch(231.5, 26, Some(1710.0))],
+        });
+        let path = dir.path().join("warm.json");
+        run.save(&path).unwrap();
+        assert_eq!(RunFile::load(&path).unwrap(), run);
+        // A measurement without a warm-up is written as older runs were.
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.matches("\"warmup\"").count(), 1);
+
+        assert!(run.measurements[0].protocol_notes().is_empty());
+        run.measurements[0].warmup.as_mut().unwrap().settled = false;
+        assert_eq!(
+            run.measurements[0].protocol_notes(),
+            ["clock still moving after 232 ms of warm-up"]
+        );
+
+        run.measurements[0].warmup.as_mut().unwrap().batches[1].clock_mhz = Some(0.0);
+        let e = run.validate().unwrap_err();
+        assert!(e.contains("warmup clock_mhz is 0"), "{e}");
     }
 
     #[test]

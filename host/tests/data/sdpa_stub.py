@@ -2,9 +2,13 @@
 """A stand-in for scripts/sdpa_baseline.py that needs no torch and no GPU.
 
 It is the real script with canned answers: the protocol loop, request
-checking, .npy header handling and error replies are imported from it, only
+checking, .npy header handling, error replies and the whole sampling protocol
+(warm-up, filler, measurements and their end) are imported from it; only
 the torch work is replaced. `run` writes O := Q, so a test can check what went
-through the files. SDPA_STUB makes it misbehave: a comma-separated list of
+through the files. Samples come from FakeOps, a simulated GPU whose SM clock
+follows SDPA_STUB_CLOCK (steady, the default; drop; ramp; silent): the model
+of host/src/timing/fake.rs, so a test can run tileattn's own stream and
+warm-up on the same GPU and compare. SDPA_STUB makes it misbehave: a comma-separated list of
 ACTION:CMD, where ACTION is one of
   die          exit without answering (after a line on stderr)
   garbage      answer with a line that is not JSON
@@ -24,6 +28,56 @@ from pathlib import Path
 sys.dont_write_bytecode = True  # importing the real script must not litter scripts/ with __pycache__
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "scripts"))
 import sdpa_baseline as real  # noqa: E402
+
+
+# host/src/timing/fake.rs: sample i's launch takes LAUNCH_MS + i·1e-9 (hot: HOT_LAUNCH_MS + ...)
+# and occupies the GPU for that plus OVERHEAD_MS.
+LAUNCH_MS, HOT_LAUNCH_MS, OVERHEAD_MS = 0.75, 0.5, 0.25
+CLOCKS = {
+    "steady": lambda t: 1980.0,
+    "drop": lambda t: 1980.0 if t < 150.0 else 1980.0 - 2.8 * (t - 150.0) if t < 250.0 else 1700.0,
+    "ramp": lambda t: 1980.0 - t,
+    "silent": lambda t: None,
+}
+
+
+class FakeOps:
+    """A simulated GPU (host/src/timing/fake.rs): a sample starts when the GPU is free and the host has
+    enqueued it, and its probe reads the clock model at its start; filler occupies it the same way.
+    Host time passes only in waits."""
+
+    overhead_ms = OVERHEAD_MS
+
+    def __init__(self, clock, launch_ms, lead_us):
+        self.clock, self.launch_ms, self.lead_us = clock, launch_ms, lead_us
+        self.host = self.gpu_free = 0.0
+        self.count = 0
+
+    def now(self):
+        return self.host
+
+    def enqueue(self):
+        start = self.occupy()
+        sample = (self.launch_ms + self.count * 1e-9, self.clock(start), self.gpu_free)
+        self.count += 1
+        return sample
+
+    def enqueue_filler(self):
+        self.occupy()
+
+    def occupy(self):
+        start = max(self.gpu_free, self.host)
+        self.gpu_free = start + self.launch_ms + OVERHEAD_MS
+        return start
+
+    def wait(self, sample):
+        self.host = max(self.host, sample[2])
+
+    def read(self, sample):
+        return sample[0], sample[1]
+
+    def drain(self):
+        self.host = max(self.host, self.gpu_free)
 
 
 class Raw(str):
@@ -97,27 +151,20 @@ class StubSession(real.Session):
         return {"call": f"stub {backend}", "gqa": gqa, "mask": "is_causal" if self.problem.causal else "none"}
 
     def run(self, req):
+        self.end(None)
         facts = self.plan_facts(real.backend_field(req))
         shape, body = self.files["q"]
         real.write_atomic(real.field(req, "out", str), [real.npy_header(shape), body])
         return {"plan": facts}
 
-    def sample(self, req):
-        spec = real.SampleSpec(req)
-        facts = self.plan_facts(spec.backend)
-        first_use = spec.backend not in self.warm
-        self.warm.add(spec.backend)
-        base = 1.0 if spec.mode == "cold" else 0.5
-        return {
-            "samples_ms": [base + i * 1e-3 for i in range(spec.n)],
-            "warmup_launches": 7 if first_use else 0,
-            "lead_us": spec.lead_us,
-            "plan": facts,
-        }
+    def sample_ops(self, spec):
+        clock = CLOCKS[os.environ.get("SDPA_STUB_CLOCK", "steady")]
+        launch_ms = LAUNCH_MS if spec.mode == "cold" else HOT_LAUNCH_MS
+        return self.plan_facts(spec.backend), FakeOps(clock, launch_ms, spec.lead_us)
 
     def free(self, req):
+        self.end(None)
         self.problem, self.files = None, None
-        self.warm.clear()
         return {}
 
 
