@@ -17,12 +17,13 @@
 set -uo pipefail
 B=${TILEATTN:-target/release/tileattn}
 OUT=${OUT:-out}
-DEADLINE=450 # seconds for everything
+DEADLINE=${DEADLINE:-450} # seconds for everything
+SHORT_WARMUP=${SHORT_WARMUP:-1} # 0: skip the contrast bench with a 25 ms warm-up
 mkdir -p "$OUT/bench" "$OUT/bench-short-warmup"
 SECONDS=0
 # The fa2 shapes' tuned winners; a build they do not match is tuned afresh.
 export TILEATTN_TUNE_CACHE="$OUT/tune-cache.json"
-cp results/h200/tune-cache-fa2.json "$TILEATTN_TUNE_CACHE"
+cp results/h200/v2/tune-cache.json "$TILEATTN_TUNE_CACHE"
 
 cat > "$OUT/protocol-check.toml" <<'EOF'
 name = "protocol-check"
@@ -109,7 +110,7 @@ do_bench() { # output timeout extra-args...
 bench bench "$(left 160)"
 do_bench do_bench.json 60
 do_bench do_bench_bshd.json 60 --bshd
-bench bench-short-warmup "$(left 15)" --warmup-ms 25 --warmup-max-ms 25
+[ "$SHORT_WARMUP" = 0 ] || bench bench-short-warmup "$(left 15)" --warmup-ms 25 --warmup-max-ms 25
 phase end
 sleep 1
 if [ -n "$smi" ]; then
