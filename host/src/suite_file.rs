@@ -277,7 +277,7 @@ dtype = "f16"
             assert_eq!((pair[0].dtype, pair[1].dtype), (DType::Bf16, DType::F16));
             let as_bf16 = Problem {
                 dtype: DType::Bf16,
-                ..pair[1].clone()
+                ..pair[1]
             };
             assert_eq!(pair[0], as_bf16);
         }
