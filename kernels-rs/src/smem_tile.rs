@@ -6,8 +6,9 @@
 //! position `c ^ (r mod 8)` of its 128-byte row segment, so the 8 rows an
 //! `ldmatrix` or a warp's copies touch fall in distinct banks without padding.
 
+use crate::AttnParams;
 use crate::params::Strides;
-use crate::prims::{Shared, cp_async_16, cp_async_wait, opaque_ptr, thread_idx};
+use crate::prims::{Shared, cp_async_16, cp_async_commit, cp_async_wait, opaque_ptr, thread_idx};
 
 /// Elements per 16-byte chunk, the unit of `cp.async` and of an `ldmatrix` row.
 pub const CHUNK: usize = 8;
@@ -106,6 +107,32 @@ pub unsafe fn load_tile_async<L: TileLayout, const D: usize, const ROWS: usize, 
         };
         from = opaque_ptr(from.wrapping_offset(pass_rows as isize * row_bytes));
     }
+}
+
+/// Issue the copies of key tile `n` (K and V rows `n·BN ..`) of KV head
+/// `(b, kv_head)` into `(k_dst, v_dst)` and commit them as one group. Past
+/// the last visible tile (`n ≥ n_tiles`) the group is empty but still
+/// committed, so the group count is the same every iteration.
+///
+/// # Safety
+/// As [`load_tile_async`] for both tiles.
+#[inline(always)]
+pub unsafe fn issue_kv_tile<L: TileLayout, const D: usize, const BN: usize, const W: usize>(
+    (k_dst, v_dst): (Shared, Shared),
+    p: &AttnParams,
+    (b, kv_head): (u32, u32),
+    n: usize,
+    n_tiles: usize,
+) {
+    if n < n_tiles {
+        let n0 = (n * BN) as u32;
+        // SAFETY: forwarded to the caller.
+        unsafe {
+            load_tile_async::<L, D, BN, W>(k_dst, p.k, p.k_strides, (b, kv_head), n0, p.seqlen_k);
+            load_tile_async::<L, D, BN, W>(v_dst, p.v, p.v_strides, (b, kv_head), n0, p.seqlen_k);
+        }
+    }
+    cp_async_commit();
 }
 
 /// `cp.async.wait_group STAGES−2`: the oldest in-flight tile has landed.

@@ -42,10 +42,10 @@ use crate::flash::{
 };
 use crate::mask::{key_tiles, tile_needs_mask};
 use crate::prims::{
-    Shared, WgmmaDesc, block_idx, cp_async_commit, cp_async_wait, dyn_smem, fence_proxy_async,
-    grid_dim, lane_id, sync_threads, warp_id,
+    Shared, WgmmaDesc, block_idx, cp_async_wait, dyn_smem, fence_proxy_async, grid_dim, lane_id,
+    sync_threads, warp_id,
 };
-use crate::smem_tile::{Sw128, load_tile_async, wait_oldest_tile};
+use crate::smem_tile::{Sw128, issue_kv_tile, load_tile_async, wait_oldest_tile};
 use crate::tile::SWIZZLE_ALIGN;
 use crate::{AttnParams, Element};
 
@@ -89,30 +89,17 @@ pub unsafe fn attn_fwd<
 
     let n_tiles = key_tiles(m0, BM as u32, BN as u32, sq, sk, CAUSAL) as usize;
     let issue_tile = |n: usize| {
-        if n < n_tiles {
-            let n0 = (n * BN) as u32;
-            // SAFETY: tensors valid per the caller; stage buffers hold BN·D elements.
-            unsafe {
-                load_tile_async::<Sw128, D, BN, W>(
-                    k_stage(n % STAGES),
-                    p.k,
-                    p.k_strides,
-                    (b, kv_head),
-                    n0,
-                    sk,
-                );
-                load_tile_async::<Sw128, D, BN, W>(
-                    v_stage(n % STAGES),
-                    p.v,
-                    p.v_strides,
-                    (b, kv_head),
-                    n0,
-                    sk,
-                );
-            }
-        }
-        // Commit even when empty, so group counting is the same every iteration.
-        cp_async_commit();
+        let stage = n % STAGES;
+        // SAFETY: tensors valid per the caller; stage buffers hold BN·D elements.
+        unsafe {
+            issue_kv_tile::<Sw128, D, BN, W>(
+                (k_stage(stage), v_stage(stage)),
+                p,
+                (b, kv_head),
+                n,
+                n_tiles,
+            )
+        };
     };
 
     // Prologue: Q and the first STAGES−1 key tiles in flight (Q in the first group).
