@@ -1,6 +1,6 @@
 //! A benchmark run: every problem of a suite, tileattn's tuned variant and
 //! (optionally) PyTorch's SDPA backends, measured on identical inputs with the
-//! same protocol, into one [`RunFile`].
+//! same protocol, into one [`RunFile`](crate::runfile::RunFile).
 //!
 //! Per problem:
 //! 1. the variant: the tuning cache's winner for this GPU and build, or a fresh

@@ -8,7 +8,7 @@
 //! - measuring: [`timing`] (the GPU timing protocol), [`ceilings`] (copy and mma roofs), [`stats`] (median CIs, ratios, outliers, adaptive stopping),
 //!   [`metrics`] (exact FLOPs, minimum bytes, rates, cache residency);
 //! - a problem on the device, verified then timed: [`workload`];
-//! - what to measure: [`suites`] (built in), [`suite_file`] (user TOML files); a whole benchmark run: [`bench`];
+//! - what to measure: [`suites`] (built in), [`suite_file`] (user TOML files); a whole benchmark run: [`bench`](mod@bench);
 //! - tuning: [`tune`] (verify, time, rank), [`tune_cache`] (per-build tuning results and dispatch through them);
 //! - results: [`runfile`] (versioned run JSON, written and read back), [`fsutil`] (atomic writes);
 //! - from results: [`report`] (Markdown), [`plot`] (SVG figures), [`implementations`] (the order both list them in);

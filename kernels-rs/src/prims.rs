@@ -2,7 +2,7 @@
 //! barriers, shared memory, tensor-core `mma.sync`, `ldmatrix`, `cp.async`,
 //! shuffles, conversions.
 //!
-//! Two back ends with one API: [`gpu`] (inline PTX, `target_arch = "nvptx64"`)
+//! Two back ends with one API: `gpu` (inline PTX, `target_arch = "nvptx64"`)
 //! and [`emu`] (the CPU block emulator). Each function documents the PTX it
 //! stands for; the emulator reproduces that instruction's semantics exactly,
 //! fragment layouts included.

@@ -1,7 +1,7 @@
 //! The baseline file: a run file (so every reader of run files reads it) with
 //! two more top-level fields: `history`, the values `--update` replaced, and
 //! `drift`, the [`Calibration`] its comparisons are judged with (absent: the
-//! built-in default, [`DEFAULT_DRIFT`](super::drift::DEFAULT_DRIFT)).
+//! built-in default, [`DEFAULT_DRIFT`]).
 //!
 //! Both are optional, so baselines written before either existed load as
 //! they are, and the run part keeps its schema version: an older tileattn
