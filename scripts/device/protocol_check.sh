@@ -120,6 +120,7 @@ fi
 
 {
   for run in bench bench-short-warmup; do
+    [ -f "$OUT/$run/protocol-check.json" ] || continue # skipped (SHORT_WARMUP=0) or cut short
     for db in do_bench do_bench_bshd; do
       echo "## $run/protocol-check.json against $db.json"
       python3 scripts/compare_do_bench.py "$OUT/$run/protocol-check.json" "$OUT/$db.json"
@@ -129,8 +130,10 @@ fi
 } > "$OUT/compare.txt" 2>&1
 
 python3 - "$OUT" > "$OUT/warmups.txt" 2>&1 <<'EOF'
-import json, sys
+import json, os, sys
 for run in ("bench", "bench-short-warmup"):
+    if not os.path.exists(f"{sys.argv[1]}/{run}/protocol-check.json"):
+        continue
     print(f"## {run}: implementation, problem, median ms, clock MHz, warm-up (ms, samples, settled, clock), batch clocks")
     for m in json.load(open(f"{sys.argv[1]}/{run}/protocol-check.json"))["measurements"]:
         p, w, c = m["problem"], m.get("warmup") or {}, m.get("clock") or {}
