@@ -60,15 +60,7 @@ fn every_entry_point_is_in_the_ptx_of_its_archs() {
 fn every_variant_assembles_without_spills_or_tensor_core_stack() {
     let reg = tileattn::registry();
     for m in reg.modules {
-        // Arch-specific PTX assembles for its own arch only.
-        let targets: &[&str] = match m.arch {
-            Arch::Sm90a => &["sm_90a"],
-            _ => &["sm_89", "sm_90"],
-        };
-        for &arch in targets {
-            if m.arch.compute_capability() > arch[3..5].parse::<u32>().unwrap() {
-                continue;
-            }
+        for arch in ptxas::report_targets(m.arch) {
             let report = ptxas::assemble(m.ptx, arch).unwrap_or_else(|e| panic!("{e}"));
             for v in reg.variants.iter().filter(|v| v.archs.contains(&m.arch)) {
                 let r = report

@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+use tileattn_kernels::Arch;
+
 use crate::{Error, Result};
 
 /// What ptxas says about one entry point for one arch.
@@ -44,6 +46,20 @@ pub fn find() -> Result<PathBuf> {
             "not found: install it with `pip install nvidia-cuda-nvcc-cu12` (or set TILEATTN_PTXAS)"
                 .into(),
     })
+}
+
+/// The ptxas targets a module compiled for `arch` is reported for: the
+/// default build's sm_89 and the H100's sm_90, where the module's PTX can be
+/// assembled for them; arch-specific PTX (sm_90a) only for its own arch.
+pub fn report_targets(arch: Arch) -> Vec<&'static str> {
+    match arch {
+        Arch::Sm90a => vec![arch.name()],
+        _ => [Arch::Sm89, Arch::Sm90]
+            .into_iter()
+            .filter(|t| arch.compute_capability() <= t.compute_capability())
+            .map(Arch::name)
+            .collect(),
+    }
 }
 
 /// Assemble `ptx` for `arch` (e.g. `sm_90`) and parse the `-v` report.
@@ -121,6 +137,15 @@ pub fn parse_report(log: &str, arch: &str) -> Vec<Resources> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn modules_are_reported_for_the_targets_that_can_assemble_them() {
+        assert_eq!(report_targets(Arch::Sm80), ["sm_89", "sm_90"]);
+        assert_eq!(report_targets(Arch::Sm89), ["sm_89", "sm_90"]);
+        assert_eq!(report_targets(Arch::Sm90), ["sm_90"]);
+        // ptxas refuses sm_90a PTX for plain sm_90 ("cannot be compiled for architecture 'sm_90'").
+        assert_eq!(report_targets(Arch::Sm90a), ["sm_90a"]);
+    }
 
     #[test]
     fn parses_a_ptxas_report() {

@@ -8,7 +8,7 @@ use tileattn::host::ptxas::{self, Resources};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Assemble every variant with ptxas for sm_89 and sm_90 and report registers, stack and spills.
+    /// Assemble every variant with ptxas (sm_89 and sm_90; sm_90a variants for sm_90a) and report registers, stack and spills.
     #[arg(long)]
     resources: bool,
     /// Machine-readable output.
@@ -33,19 +33,12 @@ struct Row {
     resources: Vec<Resources>,
 }
 
-/// Archs `--resources` reports: the default build target and the H100.
-const REPORT_ARCHS: [&str; 2] = ["sm_89", "sm_90"];
-
 pub fn run(args: Args) -> tileattn::host::Result<ExitCode> {
     let reg = tileattn::registry();
     let mut resources: HashMap<&str, Vec<Resources>> = HashMap::new();
     if args.resources {
         for module in reg.modules {
-            for arch in REPORT_ARCHS {
-                // Hopper and Ada both run the sm_89 PTX; an sm_90 module only on sm_90.
-                if module.arch.compute_capability() > arch[3..].parse().unwrap_or(0) {
-                    continue;
-                }
+            for arch in ptxas::report_targets(module.arch) {
                 for r in ptxas::assemble(module.ptx, arch)? {
                     if let Some(v) = reg.find(&r.entry) {
                         resources.entry(v.name).or_default().push(r);
