@@ -63,78 +63,66 @@ pub struct F16;
 #[derive(Clone, Copy, Debug)]
 pub struct Bf16;
 
-impl Element for F16 {
-    const NAME: &'static str = "f16";
-    #[inline(always)]
-    fn to_f32(bits: u16) -> f32 {
-        prims::f16_to_f32(bits)
-    }
-    #[inline(always)]
-    fn from_f32(x: f32) -> u16 {
-        prims::f32_to_f16(x)
-    }
-    #[inline(always)]
-    fn pack2(lo: f32, hi: f32) -> u32 {
-        prims::pack_f16x2(lo, hi)
-    }
-    #[inline(always)]
-    fn mma(a: [u32; 4], b: [u32; 2], c: [f32; 4]) -> [f32; 4] {
-        prims::mma_f16_m16n8k16(a, b, c)
-    }
-    #[inline(always)]
-    unsafe fn wgmma_ss<const N8: usize>(
-        acc: &mut [[f32; 4]; N8],
-        a: [WgmmaDesc; 4],
-        b: [WgmmaDesc; 4],
-    ) {
-        // SAFETY: forwarded to the caller.
-        unsafe { prims::wgmma_ss_f16(acc, a, b) }
-    }
-    #[inline(always)]
-    unsafe fn wgmma_rs<const N8: usize>(
-        acc: &mut [[f32; 4]; N8],
-        a: [[u32; 4]; 4],
-        b: [WgmmaDesc; 4],
-    ) {
-        // SAFETY: forwarded to the caller.
-        unsafe { prims::wgmma_rs_f16(acc, a, b) }
-    }
+/// The `Element` impl of one type: which prims read, write, pack and multiply it.
+macro_rules! element {
+    ($ty:ident, $name:literal, $to_f32:ident, $from_f32:ident, $pack2:ident, $mma:ident, $wgmma_ss:ident, $wgmma_rs:ident) => {
+        impl Element for $ty {
+            const NAME: &'static str = $name;
+            #[inline(always)]
+            fn to_f32(bits: u16) -> f32 {
+                prims::$to_f32(bits)
+            }
+            #[inline(always)]
+            fn from_f32(x: f32) -> u16 {
+                prims::$from_f32(x)
+            }
+            #[inline(always)]
+            fn pack2(lo: f32, hi: f32) -> u32 {
+                prims::$pack2(lo, hi)
+            }
+            #[inline(always)]
+            fn mma(a: [u32; 4], b: [u32; 2], c: [f32; 4]) -> [f32; 4] {
+                prims::$mma(a, b, c)
+            }
+            #[inline(always)]
+            unsafe fn wgmma_ss<const N8: usize>(
+                acc: &mut [[f32; 4]; N8],
+                a: [WgmmaDesc; 4],
+                b: [WgmmaDesc; 4],
+            ) {
+                // SAFETY: forwarded to the caller.
+                unsafe { prims::$wgmma_ss(acc, a, b) }
+            }
+            #[inline(always)]
+            unsafe fn wgmma_rs<const N8: usize>(
+                acc: &mut [[f32; 4]; N8],
+                a: [[u32; 4]; 4],
+                b: [WgmmaDesc; 4],
+            ) {
+                // SAFETY: forwarded to the caller.
+                unsafe { prims::$wgmma_rs(acc, a, b) }
+            }
+        }
+    };
 }
 
-impl Element for Bf16 {
-    const NAME: &'static str = "bf16";
-    #[inline(always)]
-    fn to_f32(bits: u16) -> f32 {
-        prims::bf16_to_f32(bits)
-    }
-    #[inline(always)]
-    fn from_f32(x: f32) -> u16 {
-        prims::f32_to_bf16(x)
-    }
-    #[inline(always)]
-    fn pack2(lo: f32, hi: f32) -> u32 {
-        prims::pack_bf16x2(lo, hi)
-    }
-    #[inline(always)]
-    fn mma(a: [u32; 4], b: [u32; 2], c: [f32; 4]) -> [f32; 4] {
-        prims::mma_bf16_m16n8k16(a, b, c)
-    }
-    #[inline(always)]
-    unsafe fn wgmma_ss<const N8: usize>(
-        acc: &mut [[f32; 4]; N8],
-        a: [WgmmaDesc; 4],
-        b: [WgmmaDesc; 4],
-    ) {
-        // SAFETY: forwarded to the caller.
-        unsafe { prims::wgmma_ss_bf16(acc, a, b) }
-    }
-    #[inline(always)]
-    unsafe fn wgmma_rs<const N8: usize>(
-        acc: &mut [[f32; 4]; N8],
-        a: [[u32; 4]; 4],
-        b: [WgmmaDesc; 4],
-    ) {
-        // SAFETY: forwarded to the caller.
-        unsafe { prims::wgmma_rs_bf16(acc, a, b) }
-    }
-}
+element!(
+    F16,
+    "f16",
+    f16_to_f32,
+    f32_to_f16,
+    pack_f16x2,
+    mma_f16_m16n8k16,
+    wgmma_ss_f16,
+    wgmma_rs_f16
+);
+element!(
+    Bf16,
+    "bf16",
+    bf16_to_f32,
+    f32_to_bf16,
+    pack_bf16x2,
+    mma_bf16_m16n8k16,
+    wgmma_ss_bf16,
+    wgmma_rs_bf16
+);
