@@ -1,7 +1,8 @@
-//! Every figure drawn from the committed H100 runs (and a synthetic cold+hot
-//! cliff run, until a measured one exists) must be well-formed SVG holding
-//! the series it claims: checked by parsing the XML and counting elements by
-//! the colours and texts each series is drawn with.
+//! Every figure drawn from the committed H100 runs, the measured cold+hot
+//! cliff run of the H200 (and a synthetic one, whose made-up times put points
+//! on both sides of the L2 size by construction) must be well-formed SVG
+//! holding the series it claims: checked by parsing the XML and counting
+//! elements by the colours and texts each series is drawn with.
 
 use super::style;
 use super::*;
@@ -240,6 +241,69 @@ fn cliff_of_a_cold_and_hot_run_draws_both_modes() {
     );
     // Solid cold line + legend + the dashes of the hot line.
     assert!(svg.count("polyline", "stroke", &tileattn, &[]) > 10);
+}
+
+#[test]
+fn cliff_of_the_measured_cold_and_hot_run_draws_both_modes_for_every_implementation() {
+    // The H200 cliff run under the current protocol: 13 lengths, cold and hot.
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../results/h200/protocol-v2/cliff.json");
+    let run = RunFile::load(&path).unwrap();
+    let text = svg_of(Figure::Cliff, &run);
+    let svg = Svg::parse(&text);
+    assert_eq!(svg.count_text("cold L2 (flushed)"), 1);
+    assert_eq!(svg.count_text("hot L2 (no flush)"), 1);
+    // cliff: 32896·S bytes = the H200's 60 MiB of L2 at S ≈ 1913.
+    assert_eq!(svg.count_text("fits in L2 (S<1913)"), 1);
+    for imp in ["tileattn", "torch-flash", "torch-cudnn"] {
+        let n = |mode| of_impl(&run, imp).iter().filter(|m| m.mode == mode).count();
+        let (cold, hot) = (n(CacheMode::Cold), n(CacheMode::Hot));
+        assert_eq!((cold, hot), (13, 13), "{imp}: the run's measurements");
+        let c = hex(style::color(imp));
+        assert_eq!(svg.count_text(imp), 1, "legend entry {imp}");
+        // One CI band per mode.
+        assert_eq!(
+            svg.count("polygon", "fill", &c, &[("opacity", "0.22")]),
+            2,
+            "{imp} bands"
+        );
+        // Cold: one solid line through every length; hot: a dashed line,
+        // drawn as many short pieces (the legend samples are 3 wide, not counted).
+        let lines: Vec<usize> = svg
+            .elements("polyline")
+            .iter()
+            .filter(|l| l.attribute("stroke") == Some(c.as_str()))
+            .filter(|l| l.attribute("stroke-width") == Some("2"))
+            .map(|l| l.attribute("points").unwrap().split_whitespace().count())
+            .collect();
+        assert_eq!(
+            lines.iter().filter(|&&p| p == cold).count(),
+            1,
+            "{imp}: solid cold line"
+        );
+        assert!(lines.len() > hot, "{imp}: dashed hot line in {lines:?}");
+        // A marker per measurement, plus the legend's (filled).
+        match style::marker(imp) {
+            style::Marker::Circle => {
+                assert_eq!(svg.count("circle", "fill", &c, &[]), cold + 1, "{imp}");
+                let hollow = svg.count("circle", "stroke", &c, &[("fill", "none")]);
+                assert_eq!(hollow, hot, "{imp}");
+            }
+            style::Marker::Square => {
+                assert_eq!(svg.count("rect", "fill", &c, &[]), cold + 1, "{imp}");
+                let hollow = svg.count("rect", "stroke", &c, &[("fill", "none")]);
+                assert_eq!(hollow, hot, "{imp}");
+            }
+            // plotters fills every Polygon whatever its style, so hot
+            // triangles are drawn filled too: only the count tells here.
+            style::Marker::Triangle => assert_eq!(
+                svg.count("polygon", "fill", &c, &[("opacity", "1")]),
+                cold + hot + 1,
+                "{imp}"
+            ),
+            other => panic!("{imp}: no check for {other:?} markers"),
+        }
+    }
 }
 
 #[test]
