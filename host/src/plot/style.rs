@@ -3,7 +3,7 @@
 
 use plotters::coord::CoordTranslate;
 use plotters::drawing::DrawingAreaErrorKind;
-use plotters::element::{Circle, Cross, EmptyElement, Polygon, Rectangle};
+use plotters::element::{Circle, Cross, EmptyElement, PathElement, Polygon, Rectangle};
 use plotters::prelude::*;
 use plotters::style::{RGBColor, ShapeStyle};
 
@@ -101,14 +101,12 @@ where
         Marker::Square => {
             area.draw(&(e + Rectangle::new([(-s + 1, -s + 1), (s - 1, s - 1)], style)))
         }
-        Marker::Triangle => {
-            area.draw(&(e + Polygon::new(vec![(0, -s - 1), (s + 1, s), (-s - 1, s)], style)))
-        }
-        Marker::Diamond => area.draw(
-            &(e + Polygon::new(
-                vec![(0, -s - 1), (s + 1, 0), (0, s + 1), (-s - 1, 0)],
-                style,
-            )),
+        Marker::Triangle => polygon(area, e, vec![(0, -s - 1), (s + 1, s), (-s - 1, s)], style),
+        Marker::Diamond => polygon(
+            area,
+            e,
+            vec![(0, -s - 1), (s + 1, 0), (0, s + 1), (-s - 1, 0)],
+            style,
         ),
         // A cross has no inside: hot and cold differ by weight only.
         Marker::Cross => area.draw(
@@ -118,6 +116,25 @@ where
                 ShapeStyle::from(color).stroke_width(if filled { 3 } else { 1 }),
             )),
         ),
+    }
+}
+
+/// A polygonal marker: plotters fills every `Polygon` whatever its style, so
+/// an outlined one is drawn as its closed outline.
+fn polygon<DB: DrawingBackend, CT: CoordTranslate>(
+    area: &DrawingArea<DB, CT>,
+    at: EmptyElement<CT::From, DB>,
+    mut points: Vec<(i32, i32)>,
+    style: ShapeStyle,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>>
+where
+    CT::From: Clone,
+{
+    if style.filled {
+        area.draw(&(at + Polygon::new(points, style)))
+    } else {
+        points.push(points[0]);
+        area.draw(&(at + PathElement::new(points, style)))
     }
 }
 
