@@ -25,6 +25,13 @@ fn ptx_feature(arch: Arch) -> &'static str {
 /// step, so it is raised here and in the link step's `opt`.
 pub const UNROLL_THRESHOLD: u32 = 20_000;
 
+/// FNV-1a, 64 bits: a fingerprint of a source text, not a security hash.
+fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
 pub fn compile(
     crate_dir: &Path,
     target_dir: &Path,
@@ -33,11 +40,15 @@ pub fn compile(
 ) -> Result<PathBuf, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let me = std::env::current_exe().map_err(|e| format!("build script path: {e}"))?;
+    // The link step's source goes into the flags as a hash (the linker
+    // ignores the argument): cargo fingerprints flags, not the linker
+    // binary, so otherwise a change to the link step would not relink.
     let rustflags = format!(
-        "-C target-cpu={} -C target-feature={} -C linker={} -C llvm-args=-unroll-threshold={UNROLL_THRESHOLD}",
+        "-C target-cpu={} -C target-feature={} -C linker={} -C llvm-args=-unroll-threshold={UNROLL_THRESHOLD} -C link-arg=--link-step={:016x}",
         arch.name(),
         ptx_feature(arch),
-        me.display()
+        me.display(),
+        fnv1a(include_str!("ptx_link.rs"))
     );
     let mut cmd = Command::new(cargo);
     cmd.current_dir(crate_dir)

@@ -114,11 +114,15 @@ pub fn run(args: Vec<String>) -> Result<(), String> {
     )?;
     let mcpu = format!("-mcpu={cpu}");
     let mattr = format!("-mattr={features}");
+    // Without the verbose comments: LLVM's basic-block comments name
+    // functions by their mangled names, whose crate hash depends on the
+    // checkout's path, and the kernel-build hash is taken over this text.
     tool(
         &bin,
         "llc",
         &[
             "-O3".as_ref(),
+            "-asm-verbose=false".as_ref(),
             mcpu.as_ref(),
             mattr.as_ref(),
             optimized.as_os_str(),

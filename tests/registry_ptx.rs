@@ -87,3 +87,21 @@ fn every_variant_assembles_without_spills_or_tensor_core_stack() {
         }
     }
 }
+
+#[test]
+fn the_ptx_names_nothing_that_depends_on_the_checkout() {
+    // The kernel-build hash (tuning caches, run files, the ratchet's
+    // identity check) is taken over this text, so it must be the same from
+    // any checkout. The crates' mangled names carry a hash that depends on
+    // their path: they are inlined away, and llc's verbose comments, which
+    // named them, are off (build/ptx_link.rs).
+    for m in tileattn::registry().modules {
+        for name in ["tileattn_kernels", "tileattn_entries"] {
+            assert!(
+                !m.ptx.contains(name),
+                "the {} PTX names `{name}`: its kernel-build hash would depend on the checkout path",
+                m.arch.name()
+            );
+        }
+    }
+}
