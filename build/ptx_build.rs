@@ -25,11 +25,13 @@ fn ptx_feature(arch: Arch) -> &'static str {
 /// step, so it is raised here and in the link step's `opt`.
 pub const UNROLL_THRESHOLD: u32 = 20_000;
 
-/// FNV-1a, 64 bits: a fingerprint of a source text, not a security hash.
-fn fnv1a(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
-    })
+/// A fingerprint of a source text: change detection within one pinned
+/// toolchain (std's hasher is fixed per release), not a stable identifier.
+fn fingerprint(text: &str) -> u64 {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let mut h = DefaultHasher::new();
+    text.hash(&mut h);
+    h.finish()
 }
 
 pub fn compile(
@@ -48,7 +50,7 @@ pub fn compile(
         arch.name(),
         ptx_feature(arch),
         me.display(),
-        fnv1a(include_str!("ptx_link.rs"))
+        fingerprint(include_str!("ptx_link.rs"))
     );
     let mut cmd = Command::new(cargo);
     cmd.current_dir(crate_dir)
