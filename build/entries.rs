@@ -37,9 +37,15 @@ fn kernel_path(v: &VariantSpec) -> String {
             "tileattn_kernels::v1::attn_fwd::<{e}, {}, {}, {}, {}, {}, {}>",
             t.head_dim, t.block_m, t.block_n, t.warps, t.stages, v.causal
         ),
-        Family::V2 => format!(
-            "tileattn_kernels::v2::attn_fwd::<{e}, {}, {}, {}, {}, {}, {}>",
-            t.head_dim, t.block_m, t.block_n, t.warps, t.stages, v.causal
+        Family::V2 | Family::V3 => format!(
+            "tileattn_kernels::{}::attn_fwd::<{e}, {}, {}, {}, {}, {}, {}>",
+            t.family.name(),
+            t.head_dim,
+            t.block_m,
+            t.block_n,
+            t.warps,
+            t.stages,
+            v.causal
         ),
     }
 }

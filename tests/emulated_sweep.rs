@@ -119,3 +119,8 @@ fn kernel_v1_matches_reference_on_emulator() {
 fn kernel_v2_matches_reference_on_emulator() {
     sweep(Family::V2);
 }
+
+#[test]
+fn kernel_v3_matches_reference_on_emulator() {
+    sweep(Family::V3);
+}

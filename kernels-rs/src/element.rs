@@ -54,6 +54,24 @@ pub trait Element: Copy + Send + Sync + 'static {
         a: [[u32; 4]; 4],
         b: [WgmmaDesc; 4],
     );
+    /// [`prims::wgmma_ss_bf16_issue`] (or its f16 twin) with this input type.
+    ///
+    /// # Safety
+    /// As the prim.
+    unsafe fn wgmma_ss_issue<const N8: usize>(
+        acc: &mut [[f32; 4]; N8],
+        a: [WgmmaDesc; 4],
+        b: [WgmmaDesc; 4],
+    );
+    /// [`prims::wgmma_rs_bf16_issue`] (or its f16 twin) with this input type.
+    ///
+    /// # Safety
+    /// As the prim.
+    unsafe fn wgmma_rs_issue<const N8: usize>(
+        acc: &mut [[f32; 4]; N8],
+        a: [[u32; 4]; 4],
+        b: [WgmmaDesc; 4],
+    );
 }
 
 /// IEEE binary16.
@@ -65,7 +83,8 @@ pub struct Bf16;
 
 /// The `Element` impl of one type: which prims read, write, pack and multiply it.
 macro_rules! element {
-    ($ty:ident, $name:literal, $to_f32:ident, $from_f32:ident, $pack2:ident, $mma:ident, $wgmma_ss:ident, $wgmma_rs:ident) => {
+    ($ty:ident, $name:literal, $to_f32:ident, $from_f32:ident, $pack2:ident, $mma:ident,
+     $wgmma_ss:ident, $wgmma_rs:ident, $wgmma_ss_issue:ident, $wgmma_rs_issue:ident) => {
         impl Element for $ty {
             const NAME: &'static str = $name;
             #[inline(always)]
@@ -102,6 +121,24 @@ macro_rules! element {
                 // SAFETY: forwarded to the caller.
                 unsafe { prims::$wgmma_rs(acc, a, b) }
             }
+            #[inline(always)]
+            unsafe fn wgmma_ss_issue<const N8: usize>(
+                acc: &mut [[f32; 4]; N8],
+                a: [WgmmaDesc; 4],
+                b: [WgmmaDesc; 4],
+            ) {
+                // SAFETY: forwarded to the caller.
+                unsafe { prims::$wgmma_ss_issue(acc, a, b) }
+            }
+            #[inline(always)]
+            unsafe fn wgmma_rs_issue<const N8: usize>(
+                acc: &mut [[f32; 4]; N8],
+                a: [[u32; 4]; 4],
+                b: [WgmmaDesc; 4],
+            ) {
+                // SAFETY: forwarded to the caller.
+                unsafe { prims::$wgmma_rs_issue(acc, a, b) }
+            }
         }
     };
 }
@@ -114,7 +151,9 @@ element!(
     pack_f16x2,
     mma_f16_m16n8k16,
     wgmma_ss_f16,
-    wgmma_rs_f16
+    wgmma_rs_f16,
+    wgmma_ss_f16_issue,
+    wgmma_rs_f16_issue
 );
 element!(
     Bf16,
@@ -124,5 +163,7 @@ element!(
     pack_bf16x2,
     mma_bf16_m16n8k16,
     wgmma_ss_bf16,
-    wgmma_rs_bf16
+    wgmma_rs_bf16,
+    wgmma_ss_bf16_issue,
+    wgmma_rs_bf16_issue
 );

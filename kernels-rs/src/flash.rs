@@ -119,37 +119,111 @@ pub fn softmax_step<const D: usize, const BN: usize>(
     scale_log2: f32,
 ) {
     for mi in 0..mt {
-        let mut tile_max = [f32::NEG_INFINITY; 2];
-        for j in 0..BN / 8 {
-            tile_max[0] = tile_max[0].max(s[mi][j][0]).max(s[mi][j][1]);
-            tile_max[1] = tile_max[1].max(s[mi][j][2]).max(s[mi][j][3]);
-        }
+        let tile_max = tile_row_max::<BN>(s, mi);
         let mut base = [0f32; 2];
         for r in 0..2 {
-            let mx = quad_max(tile_max[r]);
-            let m_old = stats.m[mi][r];
-            let m_new = m_old.max(mx * scale_log2);
-            // A row that has seen only masked keys keeps m = −∞; use 0 as the
-            // exponent base so 2^(−∞ − base) = 0 instead of NaN.
-            base[r] = if m_new == f32::NEG_INFINITY {
-                0.0
-            } else {
-                m_new
-            };
-            let alpha = exp2(m_old - base[r]);
-            stats.m[mi][r] = m_new;
-            stats.l[mi][r] *= alpha;
-            for j in 0..D / 8 {
-                o[mi][j][2 * r] *= alpha;
-                o[mi][j][2 * r + 1] *= alpha;
-            }
+            let alpha;
+            (alpha, base[r]) = fold_row_max(tile_max[r], stats, mi, r, scale_log2);
+            rescale_row::<D>(o, mi, r, alpha);
         }
-        for j in 0..BN / 8 {
-            for i in 0..4 {
-                let x = exp2(fma(s[mi][j][i], scale_log2, -base[i / 2]));
-                s[mi][j][i] = x;
-                stats.l[mi][i / 2] += x;
-            }
+        exponentiate::<BN>(s, stats, mi, base, scale_log2);
+    }
+}
+
+/// [`softmax_step`] without touching `O`: returns each row's factor
+/// `alpha = 2^(m_old − m_new)` for the caller to apply with [`rescale`] once
+/// `O` is no longer being written (v3 does it after the P·V in flight).
+#[inline(always)]
+pub fn softmax_deferred<const BN: usize>(
+    s: &mut Acc,
+    stats: &mut RowStats,
+    mt: usize,
+    scale_log2: f32,
+) -> [[f32; 2]; MAX_MT] {
+    let mut alphas = [[1f32; 2]; MAX_MT];
+    for mi in 0..mt {
+        let tile_max = tile_row_max::<BN>(s, mi);
+        let mut base = [0f32; 2];
+        for r in 0..2 {
+            (alphas[mi][r], base[r]) = fold_row_max(tile_max[r], stats, mi, r, scale_log2);
+        }
+        exponentiate::<BN>(s, stats, mi, base, scale_log2);
+    }
+    alphas
+}
+
+/// `O *= alpha` row by row, for the factors [`softmax_deferred`] returned.
+#[inline(always)]
+pub fn rescale<const D: usize>(o: &mut Acc, alphas: &[[f32; 2]; MAX_MT], mt: usize) {
+    for mi in 0..mt {
+        for r in 0..2 {
+            rescale_row::<D>(o, mi, r, alphas[mi][r]);
+        }
+    }
+}
+
+/// This thread's maximum score of each of m-tile `mi`'s two rows.
+#[inline(always)]
+fn tile_row_max<const BN: usize>(s: &Acc, mi: usize) -> [f32; 2] {
+    let mut tile_max = [f32::NEG_INFINITY; 2];
+    for j in 0..BN / 8 {
+        tile_max[0] = tile_max[0].max(s[mi][j][0]).max(s[mi][j][1]);
+        tile_max[1] = tile_max[1].max(s[mi][j][2]).max(s[mi][j][3]);
+    }
+    tile_max
+}
+
+/// The new running maximum of row half `r` of m-tile `mi` from this
+/// thread's `tile_max`: updates `m`, scales the sum `l` by
+/// `alpha = 2^(m_old − m_new)`, and returns `alpha` and the exponent base of
+/// the row's `P`.
+#[inline(always)]
+fn fold_row_max(
+    tile_max: f32,
+    stats: &mut RowStats,
+    mi: usize,
+    r: usize,
+    scale_log2: f32,
+) -> (f32, f32) {
+    let mx = quad_max(tile_max);
+    let m_old = stats.m[mi][r];
+    let m_new = m_old.max(mx * scale_log2);
+    // A row that has seen only masked keys keeps m = −∞; use 0 as the
+    // exponent base so 2^(−∞ − base) = 0 instead of NaN.
+    let base = if m_new == f32::NEG_INFINITY {
+        0.0
+    } else {
+        m_new
+    };
+    let alpha = exp2(m_old - base);
+    stats.m[mi][r] = m_new;
+    stats.l[mi][r] *= alpha;
+    (alpha, base)
+}
+
+/// `O`'s row half `r` of m-tile `mi` times `alpha`.
+#[inline(always)]
+fn rescale_row<const D: usize>(o: &mut Acc, mi: usize, r: usize, alpha: f32) {
+    for j in 0..D / 8 {
+        o[mi][j][2 * r] *= alpha;
+        o[mi][j][2 * r + 1] *= alpha;
+    }
+}
+
+/// `s` replaced by `P = 2^(c·s − base)` for m-tile `mi`, added to the sums.
+#[inline(always)]
+fn exponentiate<const BN: usize>(
+    s: &mut Acc,
+    stats: &mut RowStats,
+    mi: usize,
+    base: [f32; 2],
+    scale_log2: f32,
+) {
+    for j in 0..BN / 8 {
+        for i in 0..4 {
+            let x = exp2(fma(s[mi][j][i], scale_log2, -base[i / 2]));
+            s[mi][j][i] = x;
+            stats.l[mi][i / 2] += x;
         }
     }
 }

@@ -34,6 +34,7 @@ pub mod tile;
 pub mod v0;
 pub mod v1;
 pub mod v2;
+pub mod v3;
 
 pub use element::{Bf16, DType, Element, F16};
 pub use params::{AttnParams, Strides};

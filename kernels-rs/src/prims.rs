@@ -376,83 +376,169 @@ fn acc_as<const N8: usize, const M8: usize>(acc: &mut [[f32; 4]; N8]) -> &mut [[
     unsafe { &mut *(acc as *mut [[f32; 4]; N8] as *mut [[f32; 4]; M8]) }
 }
 
-macro_rules! wgmma_api {
-    ($ss:ident, $rs:ident, $ty:ident, $ss64:ident, $ss128:ident, $rs64:ident, $rs128:ident, $name:literal) => {
-        #[doc = concat!("Four k-steps of `wgmma.mma_async.sync.aligned.m64nNk16.f32.", $name, ".", $name, "`")]
-        /// (N = 8·N8, 64 or 128) with both operands K-major in shared memory:
-        /// `acc += A·B` for this warpgroup's 64 rows, with fence before and
-        /// `commit` + `wait_group 0` after. Fragments as in `mma_*_m16n8k16`'s
-        /// C/D layout, one 16-row slice per warp of the warpgroup.
-        ///
-        /// # Safety
-        /// All 128 threads of a warpgroup call it converged; the descriptors
-        /// describe shared memory made visible with [`fence_proxy_async`] and a barrier.
+/// The public form of one `wgmma` chain function: the GPU's `$gpu64` or
+/// `$gpu128` by `N8`, or the emulator's `$emu` (given `&mut acc` for a chain
+/// that waits, a pointer for one that is only issued).
+macro_rules! wgmma_fn {
+    ($(#[$doc:meta])* $name:ident, $a:ty, $gpu64:ident, $gpu128:ident, $emu:ident, $ty:ident, $acc:ident => $emu_acc:expr) => {
+        $(#[$doc])*
         #[inline(always)]
-        pub unsafe fn $ss<const N8: usize>(
-            acc: &mut [[f32; 4]; N8],
-            a: [WgmmaDesc; 4],
-            b: [WgmmaDesc; 4],
-        ) {
-            const { assert!(N8 == 8 || N8 == 16, "wgmma shapes here: N = 64 or 128") };
-            let (a, b) = (a.map(|d| d.0), b.map(|d| d.0));
-            #[cfg(target_arch = "nvptx64")]
-            // SAFETY: forwarded to the caller; N8 matches the callee.
-            unsafe {
-                if N8 == 8 {
-                    gpu::$ss64(acc_as(acc), a, b)
-                } else {
-                    gpu::$ss128(acc_as(acc), a, b)
-                }
-            }
-            #[cfg(not(target_arch = "nvptx64"))]
-            emu::wgmma_ss(emu::MmaType::$ty, acc, a, b)
-        }
-
-        /// As the shared-memory form, with A from registers (the
-        /// `mma.m16n8k16` A fragment of each warp's 16 rows, per k-step) and B
-        /// MN-major (transposed) in shared memory.
-        ///
-        /// # Safety
-        /// As the shared-memory form.
-        #[inline(always)]
-        pub unsafe fn $rs<const N8: usize>(
-            acc: &mut [[f32; 4]; N8],
-            a: [[u32; 4]; 4],
-            b: [WgmmaDesc; 4],
-        ) {
+        pub unsafe fn $name<const N8: usize>($acc: &mut [[f32; 4]; N8], a: $a, b: [WgmmaDesc; 4]) {
             const { assert!(N8 == 8 || N8 == 16, "wgmma shapes here: N = 64 or 128") };
             let b = b.map(|d| d.0);
             #[cfg(target_arch = "nvptx64")]
             // SAFETY: forwarded to the caller; N8 matches the callee.
             unsafe {
                 if N8 == 8 {
-                    gpu::$rs64(acc_as(acc), a, b)
+                    gpu::$gpu64(acc_as($acc), a.into_operand(), b)
                 } else {
-                    gpu::$rs128(acc_as(acc), a, b)
+                    gpu::$gpu128(acc_as($acc), a.into_operand(), b)
                 }
             }
             #[cfg(not(target_arch = "nvptx64"))]
-            emu::wgmma_rs(emu::MmaType::$ty, acc, a, b)
+            // SAFETY: forwarded to the caller.
+            unsafe {
+                emu::$emu(emu::MmaType::$ty, $emu_acc, a.into_operand(), b)
+            }
         }
     };
 }
+
+/// What a chain's A operand is passed as: descriptors (their raw bits) or
+/// register fragments (as they are).
+trait AOperand {
+    type Raw;
+    fn into_operand(self) -> Self::Raw;
+}
+
+impl AOperand for [WgmmaDesc; 4] {
+    type Raw = [u64; 4];
+    #[inline(always)]
+    fn into_operand(self) -> [u64; 4] {
+        self.map(|d| d.0)
+    }
+}
+
+impl AOperand for [[u32; 4]; 4] {
+    type Raw = [[u32; 4]; 4];
+    #[inline(always)]
+    fn into_operand(self) -> [[u32; 4]; 4] {
+        self
+    }
+}
+
+macro_rules! wgmma_api {
+    ($name:literal, $ty:ident, $ss:ident, $rs:ident, $ss_issue:ident, $rs_issue:ident,
+     $ss64:ident, $ss128:ident, $rs64:ident, $rs128:ident,
+     $ss64i:ident, $ss128i:ident, $rs64i:ident, $rs128i:ident) => {
+        wgmma_fn!(
+            #[doc = concat!("Four k-steps of `wgmma.mma_async.sync.aligned.m64nNk16.f32.", $name, ".", $name, "`")]
+            /// (N = 8·N8, 64 or 128) with both operands K-major in shared memory:
+            /// `acc += A·B` for this warpgroup's 64 rows, with fence before and
+            /// `commit` + `wait_group 0` after. Fragments as in `mma_*_m16n8k16`'s
+            /// C/D layout, one 16-row slice per warp of the warpgroup.
+            ///
+            /// # Safety
+            /// All 128 threads of a warpgroup call it converged; the descriptors
+            /// describe shared memory made visible with [`fence_proxy_async`] and a barrier.
+            $ss, [WgmmaDesc; 4], $ss64, $ss128, wgmma_ss, $ty, acc => acc
+        );
+        wgmma_fn!(
+            /// As the shared-memory form, with A from registers (the
+            /// `mma.m16n8k16` A fragment of each warp's 16 rows, per k-step) and B
+            /// MN-major (transposed) in shared memory.
+            ///
+            /// # Safety
+            /// As the shared-memory form.
+            $rs, [[u32; 4]; 4], $rs64, $rs128, wgmma_rs, $ty, acc => acc
+        );
+        wgmma_fn!(
+            /// The shared-memory form issued only: fence and four k-steps, no
+            /// commit and no wait; see [`wgmma_commit`] and [`wgmma_wait`].
+            ///
+            /// # Safety
+            /// As the shared-memory form, and until a [`wgmma_wait`] covers
+            /// the chain, `acc` is neither read nor written and the operand
+            /// tiles are not overwritten.
+            $ss_issue, [WgmmaDesc; 4], $ss64i, $ss128i, wgmma_ss_issue, $ty, acc => acc as *mut _
+        );
+        wgmma_fn!(
+            /// The register form issued only, as [`
+            #[doc = stringify!($ss_issue)]
+            /// `].
+            ///
+            /// # Safety
+            /// As that function.
+            $rs_issue, [[u32; 4]; 4], $rs64i, $rs128i, wgmma_rs_issue, $ty, acc => acc as *mut _
+        );
+    };
+}
 wgmma_api!(
+    "f16",
+    F16,
     wgmma_ss_f16,
     wgmma_rs_f16,
-    F16,
+    wgmma_ss_f16_issue,
+    wgmma_rs_f16_issue,
     wgmma_ss_f16_n64,
     wgmma_ss_f16_n128,
     wgmma_rs_f16_n64,
     wgmma_rs_f16_n128,
-    "f16"
+    wgmma_ss_f16_n64_issue,
+    wgmma_ss_f16_n128_issue,
+    wgmma_rs_f16_n64_issue,
+    wgmma_rs_f16_n128_issue
 );
 wgmma_api!(
+    "bf16",
+    Bf16,
     wgmma_ss_bf16,
     wgmma_rs_bf16,
-    Bf16,
+    wgmma_ss_bf16_issue,
+    wgmma_rs_bf16_issue,
     wgmma_ss_bf16_n64,
     wgmma_ss_bf16_n128,
     wgmma_rs_bf16_n64,
     wgmma_rs_bf16_n128,
-    "bf16"
+    wgmma_ss_bf16_n64_issue,
+    wgmma_ss_bf16_n128_issue,
+    wgmma_rs_bf16_n64_issue,
+    wgmma_rs_bf16_n128_issue
 );
+
+/// `wgmma.commit_group`: the chains this warpgroup issued since the last
+/// commit become one group.
+///
+/// # Safety
+/// All 128 threads of a warpgroup call it converged.
+#[inline(always)]
+pub unsafe fn wgmma_commit() {
+    backend::wgmma_commit()
+}
+
+/// `wgmma.wait_group PENDING` (0 or 1): every committed group but the newest
+/// `PENDING` has finished, and `acc`, the accumulator of one of those, may be
+/// used again.
+///
+/// # Safety
+/// All 128 threads of a warpgroup call it converged; `acc` belongs to a group
+/// with at most `PENDING` groups committed after it.
+#[inline(always)]
+pub unsafe fn wgmma_wait<const PENDING: usize, const N8: usize>(acc: &mut [[f32; 4]; N8]) {
+    const { assert!(N8 == 8 || N8 == 16, "wgmma shapes here: N = 64 or 128") };
+    #[cfg(target_arch = "nvptx64")]
+    // SAFETY: forwarded to the caller; N8 matches the callee.
+    unsafe {
+        if N8 == 8 {
+            gpu::wgmma_wait_n64::<PENDING>(acc_as(acc))
+        } else {
+            gpu::wgmma_wait_n128::<PENDING>(acc_as(acc))
+        }
+    }
+    #[cfg(not(target_arch = "nvptx64"))]
+    {
+        // The accumulator is written by the chains the wait performs.
+        let _ = acc;
+        emu::wgmma_wait(PENDING)
+    }
+}

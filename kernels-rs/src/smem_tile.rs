@@ -135,12 +135,20 @@ pub unsafe fn issue_kv_tile<L: TileLayout, const D: usize, const BN: usize, cons
     cp_async_commit();
 }
 
-/// `cp.async.wait_group STAGES−2`: the oldest in-flight tile has landed.
+/// `cp.async.wait_group STAGES−2`: the oldest in-flight tile has landed, in
+/// a ring of `STAGES` buffers with `STAGES − 1` tiles in flight.
 #[inline(always)]
 pub fn wait_oldest_tile<const STAGES: usize>() {
-    match STAGES {
-        2 => cp_async_wait::<0>(),
-        3 => cp_async_wait::<1>(),
+    wait_oldest_of(STAGES - 1)
+}
+
+/// `cp.async.wait_group in_flight−1` (`in_flight` from 1 to 3, a constant
+/// after inlining): of `in_flight` tile groups, the oldest has landed.
+#[inline(always)]
+pub fn wait_oldest_of(in_flight: usize) {
+    match in_flight {
+        1 => cp_async_wait::<0>(),
+        2 => cp_async_wait::<1>(),
         _ => cp_async_wait::<2>(),
     }
 }

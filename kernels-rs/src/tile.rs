@@ -14,16 +14,20 @@ pub enum Family {
     /// Hopper's warpgroup tensor cores (`wgmma.mma_async`, operands read from
     /// shared memory by the tensor cores): sm_90a only.
     V2,
+    /// v2 with each warpgroup's softmax overlapped with its own `P·V`: sm_90a
+    /// only, at least three stages.
+    V3,
 }
 
 impl Family {
-    pub const ALL: [Family; 3] = [Family::V0, Family::V1, Family::V2];
+    pub const ALL: [Family; 4] = [Family::V0, Family::V1, Family::V2, Family::V3];
 
     pub const fn name(self) -> &'static str {
         match self {
             Family::V0 => "v0",
             Family::V1 => "v1",
             Family::V2 => "v2",
+            Family::V3 => "v3",
         }
     }
 
@@ -131,17 +135,23 @@ impl Rule {
             Rule::ThreadsPerBlock => "warps * 32 must be between 32 and 1024 threads per block",
             Rule::RowsPerWarp => {
                 "v1 gives each warp 16 or 32 query rows: block_m must equal 16 * warps or 32 * warps; \
-                 v2 gives each warpgroup (4 warps) 64 rows: block_m = 16 * warps, warps a multiple of 4"
+                 v2 and v3 give each warpgroup (4 warps) 64 rows: block_m = 16 * warps, warps a \
+                 multiple of 4"
             }
             Rule::TileDivisibility => {
                 "tiles must divide evenly: v0 needs (warps*32) % block_m == 0 and head_dim, block_n \
                  divisible by the threads per row; v1 needs block_n % 16 == 0 and every tile load \
-                 to split into whole 16-byte chunks per thread; v2 also needs block_n of 64 or 128 \
-                 (the wgmma shapes it instantiates)"
+                 to split into whole 16-byte chunks per thread; v2 and v3 also need block_n of 64 or \
+                 128 (the wgmma shapes they instantiate)"
             }
-            Rule::Stages => "stages must be 1 for v0 and between 2 and 4 for v1 and v2",
+            Rule::Stages => {
+                "stages must be 1 for v0, between 2 and 4 for v1 and v2, and 3 or 4 for v3 (its \
+                 P·V lags one tile behind, so one more tile stays resident)"
+            }
             Rule::SharedMemory => "shared memory per block exceeds the arch's opt-in limit",
-            Rule::Arch => "v2 uses wgmma, which only sm_90a PTX has (archs = [\"sm_90a\"])",
+            Rule::Arch => {
+                "v2 and v3 use wgmma, which only sm_90a PTX has (archs = [\"sm_90a\"])"
+            }
         }
     }
 }
@@ -162,7 +172,9 @@ impl TileConfig {
             Family::V1 => (bm * d + 2 * self.stages * bn * d) * ELEM_BYTES,
             // The same buffers, plus slack to align them to the 1024-byte
             // period of the 128-byte swizzle the tensor cores decode.
-            Family::V2 => (bm * d + 2 * self.stages * bn * d) * ELEM_BYTES + SWIZZLE_ALIGN,
+            Family::V2 | Family::V3 => {
+                (bm * d + 2 * self.stages * bn * d) * ELEM_BYTES + SWIZZLE_ALIGN
+            }
         }
     }
 
@@ -171,7 +183,7 @@ impl TileConfig {
         if let Err(r) = self.check_shape() {
             return Err(r);
         }
-        if matches!(self.family, Family::V2) && !matches!(arch, Arch::Sm90a) {
+        if matches!(self.family, Family::V2 | Family::V3) && !matches!(arch, Arch::Sm90a) {
             return Err(Rule::Arch);
         }
         if self.smem_bytes() > arch.max_smem_per_block() {
@@ -201,22 +213,27 @@ impl TileConfig {
                     return Err(Rule::TileDivisibility);
                 }
             }
-            Family::V1 | Family::V2 => {
+            Family::V1 | Family::V2 | Family::V3 => {
+                let wgmma = matches!(self.family, Family::V2 | Family::V3);
                 let rows_ok = match self.family {
-                    Family::V2 => self.warps.is_multiple_of(4) && bm == 16 * self.warps,
+                    Family::V2 | Family::V3 => {
+                        self.warps.is_multiple_of(4) && bm == 16 * self.warps
+                    }
                     _ => bm == 16 * self.warps || bm == 32 * self.warps,
                 };
                 if !rows_ok {
                     return Err(Rule::RowsPerWarp);
                 }
-                if self.stages < 2 || self.stages > 4 {
+                // v3 keeps one more tile resident (see `v3`).
+                let min_stages = if matches!(self.family, Family::V3) { 3 } else { 2 };
+                if self.stages < min_stages || self.stages > 4 {
                     return Err(Rule::Stages);
                 }
                 let chunks_per_row = d * ELEM_BYTES / 16;
                 if bn == 0
                     || bn % 16 != 0
                     || bn > 128
-                    || (matches!(self.family, Family::V2) && bn != 64 && bn != 128)
+                    || (wgmma && bn != 64 && bn != 128)
                     || !(bn * chunks_per_row).is_multiple_of(t)
                     || !(bm * chunks_per_row).is_multiple_of(t)
                 {
@@ -292,6 +309,18 @@ mod tests {
         assert_eq!(v2(128, 8).check(Arch::Sm90), Err(Rule::Arch));
         assert_eq!(v2(128, 6).check(Arch::Sm90a), Err(Rule::RowsPerWarp));
         assert_eq!(v2(96, 8).check(Arch::Sm90a), Err(Rule::TileDivisibility));
+        let v3 = |head_dim, stages| TileConfig {
+            family: Family::V3,
+            head_dim,
+            stages,
+            ..v2(128, 8)
+        };
+        assert_eq!(v3(128, 2).check(Arch::Sm90a), Err(Rule::Stages));
+        assert_eq!(v3(128, 3).check(Arch::Sm90a), Ok(()));
+        assert_eq!(v3(128, 3).check(Arch::Sm90), Err(Rule::Arch));
+        // Four stages of 128×128 K and V tiles do not fit beside Q.
+        assert_eq!(v3(128, 4).check(Arch::Sm90a), Err(Rule::SharedMemory));
+        assert_eq!(v3(64, 4).check(Arch::Sm90a), Ok(()));
     }
 
     #[test]

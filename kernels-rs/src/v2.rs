@@ -50,7 +50,7 @@ use crate::tile::SWIZZLE_ALIGN;
 use crate::{AttnParams, Element};
 
 /// Bytes of one 128-byte-swizzle row, and of its 8-row period.
-const ROW: u32 = 128;
+pub(crate) const ROW: u32 = 128;
 const PERIOD: u32 = 8 * ROW;
 
 /// Attention forward, v2. Grid `(⌈seqlen_q/BM⌉, heads_q, batch)`, block `32·W`
@@ -134,7 +134,9 @@ pub unsafe fn attn_fwd<
 
         // S = Q Kᵀ for this warpgroup's 64 rows × BN keys.
         let mut s: Acc = [[[0f32; 4]; MAX_N_TILES]; MAX_MT];
-        qk::<E, D, BM, BN>(&mut s[0], q_rows, k_stage(n % STAGES));
+        // SAFETY: the whole warpgroup, converged after the barrier that
+        // published Q and the K tile; the chains wait for themselves.
+        unsafe { qk::<E, D, BM, BN, true>(&mut s[0], q_rows, k_stage(n % STAGES)) };
 
         let n0 = (n * BN) as u32;
         if tile_needs_mask(m0, n0, BN as u32, sq, sk, CAUSAL) {
@@ -143,7 +145,14 @@ pub unsafe fn attn_fwd<
         softmax_step::<D, BN>(&mut s, &mut o_acc, &mut stats, 1, scale_log2);
 
         // O += P V, P converted to the input dtype in registers.
-        pv::<E, D, BN>(&s, &mut o_acc[0], v_stage(n % STAGES));
+        // SAFETY: as for S, after the barrier that published the V tile.
+        unsafe {
+            pv::<E, D, BN, true>(
+                |kk| p_fragment::<E>(&s, 0, kk),
+                &mut o_acc[0],
+                v_stage(n % STAGES),
+            )
+        };
     }
     // Nothing may be left in flight when the block exits.
     cp_async_wait::<0>();
@@ -152,18 +161,29 @@ pub unsafe fn attn_fwd<
 
 /// The first `N8` accumulator tiles, as the fixed-size array a `wgmma` shape takes.
 #[inline(always)]
-fn tiles<const N8: usize>(acc: &mut [[f32; 4]; MAX_N_TILES]) -> &mut [[f32; 4]; N8] {
+pub(crate) fn tiles<const N8: usize>(acc: &mut [[f32; 4]; MAX_N_TILES]) -> &mut [[f32; 4]; N8] {
     const { assert!(N8 <= MAX_N_TILES) };
     // SAFETY: N8 ≤ MAX_N_TILES elements of the same type, contiguous.
     unsafe { &mut *(acc.as_mut_ptr() as *mut [[f32; 4]; N8]) }
 }
 
-/// `S = Q Kᵀ`: `D/16` k-steps of `m64n{BN}k16`, both operands K-major: Q rows
+/// `S = Q·Kᵀ`: `D/16` k-steps of `m64n{BN}k16`, both operands K-major: Q rows
 /// (64 of this warpgroup) and K rows (BN keys) hold 64 head-dim values per
 /// 128-byte row; k-step `kk` starts 32 bytes further into the row, and every
-/// 64 columns the next column block of the tile.
+/// 64 columns the next column block of the tile. `WAIT`: each chain waits for
+/// itself (v2); otherwise the chains are only issued (v3 commits and waits).
+///
+/// # Safety
+/// The whole warpgroup runs it converged after the barrier that published Q
+/// and the K tile; without `WAIT`, as [`crate::prims::wgmma_ss_bf16_issue`].
 #[inline(always)]
-fn qk<E: Element, const D: usize, const BM: usize, const BN: usize>(
+pub(crate) unsafe fn qk<
+    E: Element,
+    const D: usize,
+    const BM: usize,
+    const BN: usize,
+    const WAIT: bool,
+>(
     s: &mut [[f32; 4]; MAX_N_TILES],
     q_rows: Shared,
     k_tile: Shared,
@@ -178,38 +198,43 @@ fn qk<E: Element, const D: usize, const BM: usize, const BN: usize>(
         };
         let a = core::array::from_fn(|i| step(q_desc, BM, i));
         let b = core::array::from_fn(|i| step(k_desc, BN, i));
-        // SAFETY: the whole warpgroup runs this converged after the barrier
-        // that published Q and the K tile.
+        // SAFETY: forwarded to the caller.
         unsafe {
-            if BN == 64 {
-                E::wgmma_ss::<8>(tiles(s), a, b)
-            } else {
-                E::wgmma_ss::<16>(tiles(s), a, b)
+            match (BN == 64, WAIT) {
+                (true, true) => E::wgmma_ss::<8>(tiles(s), a, b),
+                (false, true) => E::wgmma_ss::<16>(tiles(s), a, b),
+                (true, false) => E::wgmma_ss_issue::<8>(tiles(s), a, b),
+                (false, false) => E::wgmma_ss_issue::<16>(tiles(s), a, b),
             }
         }
     }
 }
 
-/// `O += P V`: `BN/16` k-steps of `m64n{D}k16`, P from registers, V MN-major
-/// (one key per 128-byte row, 64 head-dim values each): k-step `kk` starts 16
-/// rows further, 8-key groups are one period apart and 64-column blocks
-/// `BN` rows apart.
+/// `O += P V`: `BN/16` k-steps of `m64n{D}k16`, P from registers (`p(kk)`,
+/// the A fragment of k-step `kk`), V MN-major (one key per 128-byte row, 64
+/// head-dim values each): k-step `kk` starts 16 rows further, 8-key groups
+/// are one period apart and 64-column blocks `BN` rows apart. `WAIT` as in
+/// [`qk`].
+///
+/// # Safety
+/// As [`qk`], for the V tile.
 #[inline(always)]
-fn pv<E: Element, const D: usize, const BN: usize>(
-    p: &Acc,
+pub(crate) unsafe fn pv<E: Element, const D: usize, const BN: usize, const WAIT: bool>(
+    p: impl Fn(usize) -> [u32; 4],
     o: &mut [[f32; 4]; MAX_N_TILES],
     v_tile: Shared,
 ) {
     let v_desc = WgmmaDesc::sw128(v_tile, BN as u32 * ROW, PERIOD);
     for chain in 0..BN / 64 {
-        let a = core::array::from_fn(|i| p_fragment::<E>(p, 0, 4 * chain + i));
+        let a = core::array::from_fn(|i| p(4 * chain + i));
         let b = core::array::from_fn(|i| v_desc.byte_add((4 * chain + i) as u32 * 16 * ROW));
-        // SAFETY: as in `qk`, after the barrier that published the V tile.
+        // SAFETY: forwarded to the caller.
         unsafe {
-            if D == 64 {
-                E::wgmma_rs::<8>(tiles(o), a, b)
-            } else {
-                E::wgmma_rs::<16>(tiles(o), a, b)
+            match (D == 64, WAIT) {
+                (true, true) => E::wgmma_rs::<8>(tiles(o), a, b),
+                (false, true) => E::wgmma_rs::<16>(tiles(o), a, b),
+                (true, false) => E::wgmma_rs_issue::<8>(tiles(o), a, b),
+                (false, false) => E::wgmma_rs_issue::<16>(tiles(o), a, b),
             }
         }
     }

@@ -43,6 +43,9 @@ pub enum EmuError {
         at_warp_sync: u32,
         exited: u32,
     },
+    /// A thread exited with `wgmma` chains issued and not waited for: on the
+    /// GPU they could still be writing its registers.
+    WgmmaInFlight { block: [u32; 3], thread: u32 },
 }
 
 impl core::fmt::Display for EmuError {
@@ -62,6 +65,11 @@ impl core::fmt::Display for EmuError {
                 "emulator: block {block:?} deadlocked: {at_barrier} threads wait at a barrier, \
                  {at_warp_sync} at a warp collective, {exited} have exited (a barrier or \
                  collective not reached by every thread)"
+            ),
+            EmuError::WgmmaInFlight { block, thread } => write!(
+                f,
+                "emulator: thread {thread} of block {block:?} exited with wgmma chains \
+                 not waited for"
             ),
         }
     }
@@ -106,6 +114,8 @@ pub(crate) struct ThreadCtx {
     wait: Cell<Wait>,
     /// `cp.async` copies issued but not yet performed (see `warp.rs`).
     pub(crate) cp_async: UnsafeCell<super::warp::CpAsyncQueue>,
+    /// `wgmma` chains issued but not yet performed (see `wgmma.rs`).
+    pub(crate) wgmma: UnsafeCell<super::wgmma::WgmmaQueue>,
 }
 
 std::thread_local! {
@@ -300,6 +310,7 @@ fn run_block<F: Fn() + Sync>(
             yielder: Cell::new(ptr::null()),
             wait: Cell::new(Wait::None),
             cp_async: UnsafeCell::new(Default::default()),
+            wgmma: UnsafeCell::new(Default::default()),
         })
         .collect();
     let mut fibers: Vec<Option<Coroutine<(), (), (), DefaultStack>>> = ctxs
@@ -328,6 +339,14 @@ fn run_block<F: Fn() + Sync>(
             let r = fiber.resume(());
             CURRENT.with(|c| c.set(ptr::null()));
             if let CoroutineResult::Return(()) = r {
+                // SAFETY: the fiber that owned the queue has finished.
+                let in_flight = unsafe { !(*ctx.wgmma.get()).is_empty() };
+                if in_flight && result.is_ok() {
+                    result = Err(EmuError::WgmmaInFlight {
+                        block: idx,
+                        thread: ctx.tid,
+                    });
+                }
                 block.progress.set(block.progress.get() + 1);
                 if let Some(done) = slot.take() {
                     stacks.push(done.into_stack());

@@ -3,14 +3,20 @@
 //! Matrix Multiply-Accumulate": matrix descriptor format, canonical layouts
 //! with the 128-byte swizzle, register fragments of `.m64nNk16`).
 //!
-//! The chain runs synchronously when issued: between issue and
-//! `wgmma.wait_group` a correct kernel changes neither the operands nor the
-//! accumulators, so the result is the same as the hardware's.
+//! A chain with its own commit and wait ([`wgmma_ss`], [`wgmma_rs`]) runs when
+//! called. An issued chain ([`wgmma_ss_issue`], [`wgmma_rs_issue`]) runs when a
+//! `wgmma.wait_group` covers it, the latest moment the hardware may read its
+//! shared operands: a kernel that overwrites them too early gets a wrong
+//! result here.
 //!
 //! Fragments: thread `lane = 4g + t` of warp `w` (0..4 within the warpgroup)
 //! holds, for every 8-column tile `j`, D rows `16w + g` and `16w + g + 8`,
 //! columns `8j + 2t + {0,1}`; an A fragment from registers is the
 //! `mma.m16n8k16` A fragment of the warp's 16 rows.
+
+use std::boxed::Box;
+use std::collections::VecDeque;
+use std::vec::Vec;
 
 use super::sched::{dyn_smem, warp_exchange, with_ctx};
 use super::warp::{MmaType, half};
@@ -92,7 +98,10 @@ fn accumulate<const N8: usize>(
 
 /// Four k-steps of `wgmma.mma_async.m64nNk16` (N = 8·N8), A and B K-major in
 /// shared memory.
-pub(crate) fn wgmma_ss<const N8: usize>(
+///
+/// # Safety
+/// The descriptors describe the block's shared memory.
+pub(crate) unsafe fn wgmma_ss<const N8: usize>(
     ty: MmaType,
     acc: &mut [[f32; 4]; N8],
     a: [u64; 4],
@@ -109,13 +118,25 @@ pub(crate) fn wgmma_ss<const N8: usize>(
 
 /// Four k-steps with A from registers (each warp's 16 rows) and B MN-major
 /// (transposed) in shared memory.
-pub(crate) fn wgmma_rs<const N8: usize>(
+///
+/// # Safety
+/// As [`wgmma_ss`].
+pub(crate) unsafe fn wgmma_rs<const N8: usize>(
     ty: MmaType,
     acc: &mut [[f32; 4]; N8],
     a: [[u32; 4]; 4],
     b: [u64; 4],
 ) {
-    let frags = warp_exchange(a);
+    rs_accumulate(ty, acc, &warp_exchange(a), b);
+}
+
+/// The k-steps of [`wgmma_rs`] once the warp's A fragments are gathered.
+fn rs_accumulate<const N8: usize>(
+    ty: MmaType,
+    acc: &mut [[f32; 4]; N8],
+    frags: &[[[u32; 4]; 4]; 32],
+    b: [u64; 4],
+) {
     let b = b.map(Operand::decode);
     // Element (row, k) of step s from the mma.m16n8k16 A layout: register r of
     // lane 4g + t holds row g + 8(r&1), columns 2t + 8(r>>1) + {0,1}.
@@ -125,6 +146,95 @@ pub(crate) fn wgmma_rs<const N8: usize>(
         half(frags[4 * g + t][s][rh + 2 * kh], hi, ty)
     };
     accumulate(acc, a_elem, |s, col, k| half_of(b[s].mn_major(col, k), ty));
+}
+
+/// A thread's issued but unfinished asynchronous chains. A chain is performed
+/// when a `wait_group` covers its group, not when issued: it then reads shared
+/// memory and writes the accumulator, so a kernel that reuses an operand
+/// buffer before waiting computes from the new contents on the emulator, as
+/// it could on the GPU. (A fragments from registers are gathered at issue:
+/// the kernel cannot change them afterwards.)
+#[derive(Default)]
+pub(crate) struct WgmmaQueue {
+    uncommitted: Vec<Box<dyn FnOnce()>>,
+    committed: VecDeque<Vec<Box<dyn FnOnce()>>>,
+}
+
+impl WgmmaQueue {
+    /// Whether nothing is issued and unfinished (checked when a thread exits).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.uncommitted.is_empty() && self.committed.is_empty()
+    }
+}
+
+fn queue_chain(chain: Box<dyn FnOnce()>) {
+    // SAFETY: the queue belongs to the calling thread and is not aliased.
+    with_ctx(|c, _| unsafe { (*c.wgmma.get()).uncommitted.push(chain) })
+}
+
+/// [`wgmma_ss`] issued without waiting.
+///
+/// # Safety
+/// `acc` stays valid, and is neither read nor written, until a
+/// [`wgmma_wait`] covers the chain's group.
+pub(crate) unsafe fn wgmma_ss_issue<const N8: usize>(
+    ty: MmaType,
+    acc: *mut [[f32; 4]; N8],
+    a: [u64; 4],
+    b: [u64; 4],
+) {
+    // SAFETY: guaranteed by the caller until the chain is performed.
+    queue_chain(Box::new(move || unsafe { wgmma_ss(ty, &mut *acc, a, b) }));
+}
+
+/// [`wgmma_rs`] issued without waiting.
+///
+/// # Safety
+/// As [`wgmma_ss_issue`].
+pub(crate) unsafe fn wgmma_rs_issue<const N8: usize>(
+    ty: MmaType,
+    acc: *mut [[f32; 4]; N8],
+    a: [[u32; 4]; 4],
+    b: [u64; 4],
+) {
+    let frags = warp_exchange(a);
+    // SAFETY: guaranteed by the caller until the chain is performed.
+    queue_chain(Box::new(move || {
+        rs_accumulate(ty, unsafe { &mut *acc }, &frags, b)
+    }));
+}
+
+/// `wgmma.commit_group`.
+pub(crate) fn wgmma_commit() {
+    with_ctx(|c, _| {
+        // SAFETY: as in `queue_chain`.
+        let q = unsafe { &mut *c.wgmma.get() };
+        let group = core::mem::take(&mut q.uncommitted);
+        q.committed.push_back(group);
+    })
+}
+
+/// `wgmma.wait_group pending`: perform every committed group but the newest
+/// `pending`, oldest first.
+///
+/// # Panics
+/// When chains were issued and not committed: the hardware would not wait
+/// for them, so whatever the kernel does next with their accumulator races.
+pub(crate) fn wgmma_wait(pending: usize) {
+    let ready = with_ctx(|c, _| {
+        // SAFETY: as in `queue_chain`.
+        let q = unsafe { &mut *c.wgmma.get() };
+        assert!(
+            q.uncommitted.is_empty(),
+            "wgmma.wait_group with issued chains not committed"
+        );
+        let n = q.committed.len().saturating_sub(pending);
+        q.committed.drain(..n).collect::<Vec<_>>()
+    });
+    // Performed outside the context borrow: a chain reads the context itself.
+    for chain in ready.into_iter().flatten() {
+        chain();
+    }
 }
 
 fn half_of(bits: u16, ty: MmaType) -> f32 {
