@@ -6,9 +6,12 @@
 mod common;
 use common::{assert_exit, tileattn};
 
+/// suites/dtype-parity-grid.toml: f16 problems with and without bf16 values.
+const GRID: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/suites/dtype-parity-grid.toml");
+
 #[test]
 fn invalid_measuring_options_are_usage_errors() {
-    let cases: [(&[&str], &str); 8] = [
+    let cases: [(&[&str], &str); 12] = [
         (&["time", "--shape", "1,2,64"], "expected B,Hq,S,D"),
         (&["time", "--shape", "1,2,64,96"], "head dim 96"),
         (
@@ -37,6 +40,22 @@ fn invalid_measuring_options_are_usage_errors() {
         ),
         (&["tune", "--suite", "nope"], "no suite `nope`"),
         (
+            &["time", "--shape", "1,2,64,64", "--operand-values", "fp8"],
+            "--operand-values: operand values `fp8`: expected `dtype`",
+        ),
+        (
+            &["bench", "--suite", "seed", "--operand-values", "f16"],
+            "operand values `f16`",
+        ),
+        (
+            &["check", "--emulate", "--operand-values", "BF16"],
+            "operand values `BF16`",
+        ),
+        (
+            &["tune", "--suite-file", GRID, "--operand-values", "bf16"],
+            "with operand values `bf16`, problem 3 of the suite is problem 2",
+        ),
+        (
             &["tune", "--shape", "1,2,64,64", "--strategy", "random"],
             "expected exhaustive or halving",
         ),
@@ -54,6 +73,17 @@ fn without_a_gpu_measuring_commands_say_so() {
     }
     for args in [
         &["time", "--shape", "1,2,64,64"][..],
+        &[
+            "time",
+            "--shape",
+            "1,2,64,64",
+            "--dtype",
+            "f16",
+            "--operand-values",
+            "bf16",
+        ][..],
+        &["bench", "--suite-file", GRID][..],
+        &["bench", "--suite", "seed", "--operand-values", "bf16"][..],
         &["tune", "--shape", "1,2,64,64"][..],
         &["info", "--ceilings"][..],
     ] {

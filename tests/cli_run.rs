@@ -1,10 +1,13 @@
-//! `tileattn run` end to end on the CPU emulator: a correct run, and bad
-//! inputs rejected with a clear message and no output file left behind.
+//! `tileattn run` end to end on the CPU emulator: a correct run, inputs on
+//! bf16 values, and bad inputs rejected with a clear message and no output
+//! file left behind; `tileattn check` on bf16 values.
 
 use std::path::Path;
 use std::process::Command;
 
 use tileattn::host::npy;
+use tileattn::host::tensor::{from_bits, to_bits};
+use tileattn::kernels::DType;
 
 /// Writes a (bad) v.npy into the directory.
 type MakeV = Box<dyn Fn(&Path)>;
@@ -60,6 +63,73 @@ fn run_writes_outputs_that_match_the_reference() {
     assert_eq!(o.shape, vec![1, 37, 4, 64]);
     assert_eq!(lse.shape, vec![1, 4, 37]);
     assert!(o.data.iter().all(|x| x.is_finite()));
+}
+
+/// `--operand-values bf16` is the run on the inputs rounded to bf16 first: the
+/// same output, bit for bit, as a plain f16 run on inputs saved that way; and
+/// not the plain run on the original inputs (which are not bf16 values).
+#[test]
+fn run_on_bf16_values_is_the_run_on_inputs_rounded_to_bf16() {
+    let (original, rounded) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let shapes: [(&str, [usize; 4], u32); 3] = [
+        ("q.npy", [1, 37, 4, 64], 1),
+        ("k.npy", [1, 50, 2, 64], 2),
+        ("v.npy", [1, 50, 2, 64], 3),
+    ];
+    for (name, shape, seed) in shapes {
+        save(&original.path().join(name), &shape, seed);
+        let a = npy::read(&original.path().join(name)).unwrap();
+        let bf16: Vec<f32> = a
+            .data
+            .iter()
+            .map(|&x| from_bits(DType::Bf16, to_bits(DType::Bf16, x)))
+            .collect();
+        assert_ne!(
+            bf16, a.data,
+            "{name}: the inputs must not be bf16 values already"
+        );
+        npy::write_atomic(&rounded.path().join(name), &npy::encode_f32(&shape, &bf16)).unwrap();
+    }
+    let o = |dir: &Path, extra: &[&str]| {
+        let out = run(dir, extra);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{stderr}");
+        (npy::read(&dir.join("o.npy")).unwrap().data, stderr)
+    };
+    let (on_bf16, said) = o(
+        original.path(),
+        &["--dtype", "f16", "--operand-values", "bf16"],
+    );
+    assert!(said.contains("D=64 f16 (bf16 values)"), "{said}");
+    let (plain_on_rounded, _) = o(rounded.path(), &["--dtype", "f16"]);
+    let (plain, _) = o(original.path(), &["--dtype", "f16"]);
+    let differing = |a: &[f32], b: &[f32]| a.iter().zip(b).filter(|(x, y)| x != y).count();
+    assert_eq!(differing(&on_bf16, &plain_on_rounded), 0);
+    assert!(differing(&on_bf16, &plain) > 0);
+    let out = run(original.path(), &["--operand-values", "f8"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("operand values `f8`"));
+}
+
+#[test]
+fn check_runs_on_bf16_values() {
+    let out = tileattn()
+        .args([
+            "check",
+            "--emulate",
+            "--variant",
+            "attn_fwd_v1_d64_f16_bm64_bn64_w4_s2_noncausal",
+            "--shapes",
+            "1,2,1,17,33",
+            "--operand-values",
+            "bf16",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("inputs on bf16 values"), "{stderr}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("2 passed, 0 failed"));
 }
 
 #[test]

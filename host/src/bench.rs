@@ -5,9 +5,11 @@
 //! Per problem:
 //! 1. the variant: the tuning cache's winner for this GPU and build, or a fresh
 //!    exhaustive tuning (its candidates go into the run's `tuning` records);
-//! 2. one workload (random inputs, sampled f64 reference rows) per cache mode;
+//! 2. one workload (random inputs on the problem's operand values, sampled f64
+//!    reference rows) per cache mode;
 //! 3. tileattn verified, then timed ([`crate::workload::verify_and_time`]);
-//! 4. each torch backend: the same inputs (input set 0) loaded by the script,
+//! 4. each torch backend: the same inputs (input set 0, bf16 values included:
+//!    the script is sent the tensors, not how they were made) loaded by the script,
 //!    one run whose O is compared with the same reference rows, then the
 //!    script's warm-up by the same rule, and samples requested in batches by
 //!    the same adaptive stopping rule, cold samples preceded by a flush of the

@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::Result;
 use crate::device::Device;
 use crate::emulate;
+use crate::operand_values::OperandValues;
 use crate::problem::Problem;
 use crate::reference::{self, Comparison};
 use crate::registry::Variant;
@@ -170,8 +171,9 @@ pub enum Cases {
 }
 
 impl Cases {
-    fn expand(&self, v: &Variant) -> Vec<(Problem, Layout, u64)> {
-        match self {
+    /// Every case's problem (on inputs of `values`), input layout and seed.
+    fn expand(&self, v: &Variant, values: OperandValues) -> Vec<(Problem, Layout, u64)> {
+        let mut cases: Vec<(Problem, Layout, u64)> = match self {
             Cases::Random { count, space, seed } => {
                 let mut rng = StdRng::seed_from_u64(*seed);
                 (0..*count)
@@ -198,7 +200,11 @@ impl Cases {
                     ]
                 })
                 .collect(),
+        };
+        for (p, _, _) in &mut cases {
+            p.operand_values = values;
         }
+        cases
     }
 
     /// Cases per variant.
@@ -214,16 +220,18 @@ impl Cases {
     }
 }
 
-/// Run every case of `v`, `workers` at a time (the f64 reference dominates the
-/// cost; launches serialize on the device's one stream), calling `tick` after each.
+/// Run every case of `v` on inputs of `values`, `workers` at a time (the f64
+/// reference dominates the cost; launches serialize on the device's one
+/// stream), calling `tick` after each.
 pub fn sweep_variant(
     exec: Executor,
     v: &Variant,
     cases: &Cases,
+    values: OperandValues,
     workers: usize,
     tick: impl Fn() + Sync,
 ) -> VariantSummary {
-    let todo = cases.expand(v);
+    let todo = cases.expand(v, values);
     let next = AtomicUsize::new(0);
     let results = Mutex::new(Vec::with_capacity(todo.len()));
     std::thread::scope(|s| {
@@ -286,6 +294,61 @@ impl CaseResult {
             lse_max_abs: f64::NAN,
             passed: false,
             error: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tileattn_kernels::{Arch, AttnParams, DType, Family, TileConfig};
+
+    use super::*;
+
+    unsafe fn no_kernel(_: &AttnParams) {}
+
+    const F16_D64: Variant = Variant {
+        name: "v1_f16",
+        dtype: DType::F16,
+        causal: false,
+        tile: TileConfig {
+            family: Family::V1,
+            head_dim: 64,
+            block_m: 64,
+            block_n: 64,
+            warps: 4,
+            stages: 2,
+        },
+        archs: &[Arch::Sm80],
+        cpu_kernel: no_kernel,
+    };
+
+    /// The cases of a sweep on bf16 values are the default cases, shapes,
+    /// layouts and seeds alike, with only the values changed.
+    #[test]
+    fn cases_carry_the_operand_values_and_nothing_else_changes() {
+        let random = Cases::Random {
+            count: 12,
+            space: CaseSpace { max_seqlen: 300 },
+            seed: 5,
+        };
+        let shapes = Cases::Shapes(vec![[1, 2, 1, 17, 33], [2, 4, 2, 130, 7]]);
+        for cases in [random, shapes] {
+            let plain = cases.expand(&F16_D64, OperandValues::Dtype);
+            let on_bf16 = cases.expand(&F16_D64, OperandValues::Bf16);
+            assert_eq!(plain.len(), cases.len());
+            assert!(
+                plain
+                    .iter()
+                    .all(|(p, _, _)| p.operand_values == OperandValues::Dtype)
+            );
+            let back: Vec<_> = on_bf16
+                .iter()
+                .map(|&(p, layout, seed)| {
+                    assert_eq!(p.operand_values, OperandValues::Bf16);
+                    (p.with_operand_values(OperandValues::Dtype), layout, seed)
+                })
+                .collect();
+            assert_eq!(back, plain);
         }
     }
 }

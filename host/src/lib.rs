@@ -1,7 +1,7 @@
 //! tileattn's host library.
 //!
 //! Each module has one concern:
-//! - problem and data: [`problem`], [`tensor`];
+//! - problem and data: [`problem`], [`operand_values`] (inputs on another type's values), [`tensor`];
 //! - correctness: [`mod@reference`] (f64), [`emulate`] (kernels on the CPU emulator), [`check`] (random sweeps);
 //! - the GPU: [`device`] (cudarc), [`ptxas`] (resource reports);
 //! - launching: [`launch`] (checks and parameters shared by GPU and emulator), [`registry`];
@@ -26,6 +26,7 @@ pub mod implementations;
 pub mod launch;
 pub mod metrics;
 pub mod npy;
+pub mod operand_values;
 pub mod plot;
 pub mod problem;
 pub mod ptxas;

@@ -3,6 +3,7 @@
 
 use tileattn_kernels::DType;
 
+use crate::operand_values::OperandValues;
 use crate::runfile::ProblemKey;
 use crate::{Error, Result};
 
@@ -21,11 +22,15 @@ pub struct Problem {
     /// Bottom-right aligned causal mask (FlashAttention ≥ 2.1).
     pub causal: bool,
     pub softmax_scale: f32,
+    /// Which values the random inputs take (default: the dtype's own); a
+    /// no-op for bf16 problems, whose key then records the default.
+    pub operand_values: OperandValues,
 }
 
 impl Problem {
-    /// A problem with the default softmax scale 1/√d. One argument per field of
-    /// the problem, in the order every report prints them.
+    /// A problem with the default softmax scale 1/√d and default operand
+    /// values. One argument per field of the problem, in the order every
+    /// report prints them.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         batch: u32,
@@ -47,6 +52,15 @@ impl Problem {
             dtype,
             causal,
             softmax_scale: 1.0 / (head_dim as f32).sqrt(),
+            operand_values: OperandValues::default(),
+        }
+    }
+
+    /// The same problem on inputs of `values`.
+    pub fn with_operand_values(self, values: OperandValues) -> Problem {
+        Problem {
+            operand_values: values,
+            ..self
         }
     }
 
@@ -104,6 +118,7 @@ impl Problem {
             head_dim: self.head_dim,
             dtype: self.dtype.name().to_string(),
             causal: self.causal,
+            operand_values: self.operand_values.effective_for(self.dtype),
         }
     }
 
@@ -119,7 +134,8 @@ impl Problem {
             key.head_dim,
             dtype,
             key.causal,
-        );
+        )
+        .with_operand_values(key.operand_values);
         p.validate()?;
         Ok(p)
     }

@@ -515,6 +515,30 @@ mod tests {
             .unwrap_or_else(|| panic!("no row starting `{start}` in:\n{md}"))
     }
 
+    /// Rows on bf16 values are rows of their own, labelled so, and tileattn
+    /// is compared with torch on the same inputs only.
+    #[test]
+    fn rows_on_bf16_values_are_told_apart() {
+        use crate::operand_values::OperandValues;
+        let mut run = committed("seed.json");
+        let mut on_bf16 = run.measurements.clone();
+        for m in &mut on_bf16 {
+            m.problem.operand_values = OperandValues::Bf16;
+        }
+        run.measurements.extend(on_bf16);
+        let md = markdown(&run);
+        let label = "B=32 H=8 S=128 D=64 f16 (bf16 values)";
+        assert_eq!(
+            md.matches(&format!("| {label} | tileattn")).count(),
+            1,
+            "{md}"
+        );
+        assert_eq!(md.matches(&format!("| {label} | ")).count(), 2, "{md}");
+        let s = speedups(&run);
+        assert_eq!(s.len(), 2 * speedups(&committed("seed.json")).len());
+        assert!(s.iter().all(|s| s.tileattn.problem == s.backend.problem));
+    }
+
     #[test]
     fn labels_and_short_names() {
         let p = ProblemKey {
@@ -526,10 +550,24 @@ mod tests {
             head_dim: 128,
             dtype: "bf16".into(),
             causal: true,
+            operand_values: Default::default(),
         };
         assert_eq!(
             p.label(),
             "B=2 Hq=32 Hkv=8 Sq=1024 Sk=4096 D=128 bf16 causal"
+        );
+        let on_bf16_values = ProblemKey {
+            dtype: "f16".into(),
+            operand_values: crate::operand_values::OperandValues::Bf16,
+            ..p.clone()
+        };
+        assert_eq!(
+            on_bf16_values.label(),
+            "B=2 Hq=32 Hkv=8 Sq=1024 Sk=4096 D=128 f16 (bf16 values) causal"
+        );
+        assert_eq!(
+            on_bf16_values.to_string(),
+            "B=2 Hq=32 Hkv=8 Sq=1024 Sk=4096 D=128 f16 (bf16 values) causal"
         );
         assert_eq!(
             short_variant("attn_fwd_v1_d64_bf16_bm64_bn64_w4_s2_noncausal"),

@@ -6,6 +6,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::operand_values::OperandValues;
+
 mod load;
 use load::nan_if_null;
 
@@ -97,6 +99,10 @@ pub struct ProblemKey {
     /// `f16` or `bf16`.
     pub dtype: String,
     pub causal: bool,
+    /// Which values the inputs took: written only when not the default, so
+    /// older run files read and write back unchanged.
+    #[serde(default, skip_serializing_if = "OperandValues::is_default")]
+    pub operand_values: OperandValues,
 }
 
 impl std::fmt::Display for ProblemKey {
@@ -111,13 +117,19 @@ impl std::fmt::Display for ProblemKey {
             self.seqlen_q,
             self.seqlen_k,
             self.head_dim,
-            self.dtype,
+            self.dtype_label(),
             if self.causal { " causal" } else { "" }
         )
     }
 }
 
 impl ProblemKey {
+    /// The dtype as labels show it: `f16`, or `f16 (bf16 values)`, so rows
+    /// that differ only in their inputs' values can be told apart.
+    pub fn dtype_label(&self) -> String {
+        self.operand_values.dtype_label(&self.dtype)
+    }
+
     /// `B=32 H=8 S=512 D=64 f16 causal`: the compact form tables and figures
     /// use; heads and sequence lengths are written once when equal.
     pub fn label(&self) -> String {
@@ -135,7 +147,7 @@ impl ProblemKey {
             "B={} {heads} {lens} D={} {}{}",
             self.batch,
             self.head_dim,
-            self.dtype,
+            self.dtype_label(),
             if self.causal { " causal" } else { "" }
         )
     }

@@ -6,6 +6,7 @@
 //! name = "long-context"  # optional: the file's stem; names the run's output files
 //! dtype = "bf16"         # optional: default dtype of the problems (f16 or bf16)
 //! causal = false         # optional: default mask of the problems (false if unset)
+//! operand_values = "bf16" # optional: default values of the inputs (see below)
 //!
 //! [[problem]]
 //! batch = 1
@@ -16,7 +17,15 @@
 //! head_dim = 128
 //! dtype = "bf16"         # optional if the top level has one
 //! causal = true          # optional: the top level's value
+//! operand_values = "bf16" # optional: the top level's value, else "dtype"
 //! ```
+//!
+//! `operand_values` says which values Q, K and V take: `"dtype"` (the
+//! default) draws them from a standard normal rounded to the problem's dtype;
+//! `"bf16"` rounds each draw to the nearest bf16 value first, so an f16
+//! problem computes on the numbers of its bf16 twin
+//! ([`crate::operand_values`]). For a bf16 problem it changes nothing, and
+//! such a problem is the plain one (listing both is a repeat).
 //!
 //! Unknown keys are errors (a misspelt `seqlen_k` must not silently become
 //! `seqlen_q`), as are problems the kernels cannot compute, repeated problems
@@ -28,6 +37,7 @@ use std::path::Path;
 use serde::Deserialize;
 use tileattn_kernels::DType;
 
+use crate::operand_values::OperandValues;
 use crate::problem::Problem;
 use crate::suites::NAMES;
 use crate::{Error, Result};
@@ -45,6 +55,7 @@ struct FileDoc {
     name: Option<String>,
     dtype: Option<String>,
     causal: Option<bool>,
+    operand_values: Option<String>,
     #[serde(default)]
     problem: Vec<FileProblem>,
 }
@@ -60,6 +71,7 @@ struct FileProblem {
     head_dim: u32,
     dtype: Option<String>,
     causal: Option<bool>,
+    operand_values: Option<String>,
 }
 
 impl UserSuite {
@@ -127,6 +139,15 @@ fn to_problem(fp: &FileProblem, doc: &FileDoc) -> std::result::Result<Problem, S
         dtype,
         fp.causal.or(doc.causal).unwrap_or(false),
     );
+    let values = match fp
+        .operand_values
+        .as_deref()
+        .or(doc.operand_values.as_deref())
+    {
+        Some(name) => OperandValues::parse(name)?,
+        None => OperandValues::default(),
+    };
+    let p = p.with_operand_values(values);
     // Problem's messages already say what is wrong and why.
     p.validate().map_err(|e| match e {
         Error::Invalid(m) => m,
@@ -280,6 +301,99 @@ dtype = "f16"
                 ..pair[1]
             };
             assert_eq!(pair[0], as_bf16);
+        }
+    }
+
+    #[test]
+    fn operand_values_are_read_per_problem_with_a_top_level_default() {
+        let text = format!(
+            "{GOOD}\n[[problem]]\nbatch = 2\nheads_q = 16\nseqlen_q = 512\nseqlen_k = 4096\n\
+             head_dim = 64\ndtype = \"f16\"\noperand_values = \"bf16\"\n"
+        );
+        let s = UserSuite::parse(&text, "stem").unwrap();
+        let values: Vec<OperandValues> = s.problems.iter().map(|p| p.operand_values).collect();
+        use OperandValues::{Bf16, Dtype};
+        assert_eq!(values, [Dtype, Dtype, Bf16]);
+        // The third differs from the second in its values alone: not a repeat.
+        assert_eq!(s.problems[2], s.problems[1].with_operand_values(Bf16));
+
+        let all = text.replacen(
+            "dtype = \"bf16\"\n",
+            "dtype = \"bf16\"\noperand_values = \"bf16\"\n",
+            1,
+        );
+        // The top level's value holds for every problem that names none: the
+        // second problem becomes the third, a repeat.
+        let e = UserSuite::parse(&all, "stem").unwrap_err();
+        assert!(e.contains("problem 3 repeats problem 2"), "{e}");
+        let own = all.replacen(
+            "dtype = \"f16\"\n",
+            "dtype = \"f16\"\noperand_values = \"dtype\"\n",
+            1,
+        );
+        let values: Vec<OperandValues> = UserSuite::parse(&own, "stem")
+            .unwrap()
+            .problems
+            .iter()
+            .map(|p| p.operand_values)
+            .collect();
+        assert_eq!(values, [Bf16, Dtype, Bf16]);
+    }
+
+    #[test]
+    fn bad_operand_values_are_rejected_with_what_is_wrong() {
+        let unknown = GOOD.replacen(
+            "dtype = \"f16\"",
+            "dtype = \"f16\"\noperand_values = \"fp8\"",
+            1,
+        );
+        let e = UserSuite::parse(&unknown, "stem").unwrap_err();
+        assert!(
+            e.contains("problem 2: operand values `fp8`: expected `dtype`")
+                && e.contains("or `bf16`"),
+            "{e}"
+        );
+        let top = format!("operand_values = \"f16\"\n{GOOD}");
+        let e = UserSuite::parse(&top, "stem").unwrap_err();
+        assert!(e.contains("problem 1: operand values `f16`"), "{e}");
+        let not_text = GOOD.replacen("causal = true", "causal = true\noperand_values = 1", 1);
+        let e = UserSuite::parse(&not_text, "stem").unwrap_err();
+        assert!(e.contains("operand_values"), "{e}");
+        // bf16 values of a bf16 problem are its own values: the plain problem again.
+        let twice = GOOD.replacen(
+            "causal = true",
+            "causal = true\noperand_values = \"bf16\"",
+            1,
+        ) + "\n[[problem]]\nbatch = 1\nheads_q = 32\nheads_kv = 8\nseqlen_q = 8192\nhead_dim = 128\ncausal = true\n";
+        let e = UserSuite::parse(&twice, "stem").unwrap_err();
+        assert!(e.contains("problem 3 repeats problem 1"), "{e}");
+    }
+
+    /// suites/dtype-parity-grid.toml: the shapes of suites/dtype-parity.toml,
+    /// in order, each as bf16, f16, and f16 on bf16 values.
+    #[test]
+    fn the_committed_dtype_parity_grid_suite_triples_every_parity_shape() {
+        let load = |name: &str| {
+            UserSuite::load(
+                &Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("../suites")
+                    .join(name),
+            )
+            .unwrap()
+        };
+        let grid = load("dtype-parity-grid.toml");
+        let parity = load("dtype-parity.toml");
+        assert_eq!(grid.name, "dtype-parity-grid");
+        assert_eq!(grid.problems.len(), 24);
+        for (triple, pair) in grid.problems.chunks(3).zip(parity.problems.chunks(2)) {
+            assert_eq!(triple[..2], *pair);
+            assert_eq!(
+                triple[2],
+                pair[1].with_operand_values(OperandValues::Bf16),
+                "{}",
+                triple[2]
+            );
+            assert_eq!(triple[2].dtype, DType::F16);
         }
     }
 

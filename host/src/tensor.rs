@@ -6,6 +6,7 @@ use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
 use tileattn_kernels::{DType, Strides};
 
+use crate::operand_values::OperandValues;
 use crate::{Error, Result};
 
 /// Memory order of the outer three axes (head dim is always innermost).
@@ -78,12 +79,19 @@ impl Tensor {
         }
     }
 
-    /// Standard-normal entries, rounded to `dtype`: fresh for every check.
-    pub fn random(dtype: DType, shape: [u32; 4], layout: Layout, rng: &mut impl Rng) -> Tensor {
+    /// Standard-normal entries, rounded to `values` and stored in `dtype`:
+    /// fresh for every check. The draws do not depend on `values`.
+    pub fn random(
+        dtype: DType,
+        values: OperandValues,
+        shape: [u32; 4],
+        layout: Layout,
+        rng: &mut impl Rng,
+    ) -> Tensor {
         let mut t = Tensor::filled(dtype, shape, layout, 0);
         for x in t.data.iter_mut() {
             let v: f32 = StandardNormal.sample(rng);
-            *x = to_bits(dtype, v);
+            *x = values.to_bits(dtype, v);
         }
         t
     }
@@ -152,8 +160,8 @@ impl Tensor {
     }
 }
 
-/// Fresh random Q, K and V for `p` (BSHD shapes), all in `layout`: the inputs
-/// of every correctness check and timing run.
+/// Fresh random Q, K and V for `p` (BSHD shapes, values as `p.operand_values`
+/// says), all in `layout`: the inputs of every correctness check and timing run.
 pub fn random_inputs(
     p: &crate::problem::Problem,
     layout: Layout,
@@ -162,8 +170,93 @@ pub fn random_inputs(
     let q = [p.batch, p.seqlen_q, p.heads_q, p.head_dim];
     let kv = [p.batch, p.seqlen_k, p.heads_kv, p.head_dim];
     [
-        Tensor::random(p.dtype, q, layout, rng),
-        Tensor::random(p.dtype, kv, layout, rng),
-        Tensor::random(p.dtype, kv, layout, rng),
+        Tensor::random(p.dtype, p.operand_values, q, layout, rng),
+        Tensor::random(p.dtype, p.operand_values, kv, layout, rng),
+        Tensor::random(p.dtype, p.operand_values, kv, layout, rng),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use half::f16;
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+    use sha2::{Digest, Sha256};
+
+    use super::*;
+    use crate::problem::Problem;
+
+    fn inputs(p: &Problem, layout: Layout, seed: u64) -> [Tensor; 3] {
+        random_inputs(p, layout, &mut StdRng::seed_from_u64(seed))
+    }
+
+    fn sha256_hex(ts: &[Tensor; 3]) -> String {
+        let mut h = Sha256::new();
+        for x in ts.iter().flat_map(|t| &t.data) {
+            h.update(x.to_le_bytes());
+        }
+        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// The default inputs are the ones tileattn drew before operand values
+    /// existed: digests of `random_inputs` taken from the code of that time
+    /// (commit 7d53100). A change to the draws (the generator, the
+    /// distribution, a dependency's version) or to their rounding fails here,
+    /// since it changes the inputs of every check and benchmark.
+    #[test]
+    fn default_inputs_are_bit_identical_to_before_operand_values() {
+        let golden = [
+            (
+                DType::F16,
+                "a4615626308d8f670050807bb7fa9bdc43a28278656de551018f0e0a5bb1e24f",
+            ),
+            (
+                DType::Bf16,
+                "7dd9df28cb13784955704cab05fe48f5dd0eb628b254ab3270224bb261be242a",
+            ),
+        ];
+        for (dtype, digest) in golden {
+            let p = Problem::new(2, 4, 2, 33, 47, 64, dtype, false);
+            for layout in [Layout::Bshd, Layout::Bhsd] {
+                assert_eq!(sha256_hex(&inputs(&p, layout, 7)), digest, "{dtype:?}");
+            }
+        }
+    }
+
+    /// f16 with bf16 values computes on its bf16 twin's numbers: the same draws,
+    /// the same values, except where f16 cannot hold a bf16 value exactly
+    /// (magnitudes under 2^-17, a few per million).
+    #[test]
+    fn f16_with_bf16_values_holds_the_bf16_problems_numbers() {
+        let twin = Problem::new(2, 4, 2, 300, 500, 128, DType::Bf16, true);
+        let p = Problem {
+            dtype: DType::F16,
+            operand_values: OperandValues::Bf16,
+            ..twin
+        };
+        let (ours, theirs) = (inputs(&p, Layout::Bshd, 5), inputs(&twin, Layout::Bshd, 5));
+        let mut differ = 0;
+        for (a, b) in ours.iter().zip(&theirs) {
+            assert_eq!(a.dtype, DType::F16);
+            for (&x, &y) in a.data.iter().zip(&b.data) {
+                let (x, y) = (f16::from_bits(x).to_f32(), from_bits(DType::Bf16, y));
+                if x != y {
+                    assert!(y.abs() < 2f32.powi(-17), "{x:e} vs bf16 {y:e}");
+                    differ += 1;
+                }
+            }
+        }
+        let elements: usize = ours.iter().map(|t| t.data.len()).sum();
+        assert!(differ * 10_000 < elements, "{differ} of {elements}");
+        // The plain f16 inputs of the same seed are other numbers.
+        let plain = inputs(
+            &Problem {
+                dtype: DType::F16,
+                ..twin
+            },
+            Layout::Bshd,
+            5,
+        );
+        assert_ne!(plain[0].data, ours[0].data);
+    }
 }

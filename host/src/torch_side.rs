@@ -878,6 +878,7 @@ fn bshd_f32(t: &Tensor) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::operand_values::OperandValues;
     use crate::runfile::{StopReason, Warmup};
     use crate::stats::StopRule;
     use crate::tensor::Layout;
@@ -934,9 +935,27 @@ mod tests {
     fn case() -> (Problem, [Tensor; 3]) {
         let p = Problem::new(2, 4, 2, 5, 7, 64, DType::Bf16, true);
         let mut rng = StdRng::seed_from_u64(7);
-        let q = Tensor::random(DType::Bf16, [2, 5, 4, 64], Layout::Bhsd, &mut rng);
-        let k = Tensor::random(DType::Bf16, [2, 7, 2, 64], Layout::Bshd, &mut rng);
-        let v = Tensor::random(DType::Bf16, [2, 7, 2, 64], Layout::Bshd, &mut rng);
+        let q = Tensor::random(
+            DType::Bf16,
+            OperandValues::Dtype,
+            [2, 5, 4, 64],
+            Layout::Bhsd,
+            &mut rng,
+        );
+        let k = Tensor::random(
+            DType::Bf16,
+            OperandValues::Dtype,
+            [2, 7, 2, 64],
+            Layout::Bshd,
+            &mut rng,
+        );
+        let v = Tensor::random(
+            DType::Bf16,
+            OperandValues::Dtype,
+            [2, 7, 2, 64],
+            Layout::Bshd,
+            &mut rng,
+        );
         (p, [q, k, v])
     }
 

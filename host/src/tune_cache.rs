@@ -681,6 +681,66 @@ mod tests {
         assert_eq!(e.tuned_utc, "2026-05-21T09:30:00Z");
     }
 
+    /// Tile choice does not depend on the inputs' values: a problem on bf16
+    /// values is in its plain problem's bucket, finds that entry, and an entry
+    /// tuned on it is that bucket's entry (and says what it was tuned on).
+    #[test]
+    fn operand_values_share_the_plain_problems_bucket() {
+        use crate::operand_values::OperandValues;
+        let dir = tempfile::tempdir().unwrap();
+        let (path, bytes) = saved_cache(dir.path());
+        assert!(!String::from_utf8(bytes).unwrap().contains("operand_values"));
+        let plain = problem(1024);
+        let on_bf16 = plain.with_operand_values(OperandValues::Bf16);
+        assert_ne!(plain.key(), on_bf16.key());
+        assert_eq!(Bucket::of(&on_bf16), Bucket::of(&plain));
+        let (mut cache, _) = TuneCache::load(&path, h100()).unwrap();
+        let hit = cache.lookup(&on_bf16).expect("the plain problem's entry");
+        assert_eq!(hit.tuned_on, plain.key());
+        let reg = registry();
+        assert_eq!(
+            choose_variant(&reg, Some(&cache), &on_bf16, (132, Some(90))).map(|(v, c)| (v.name, c)),
+            Some(("v1_big", Choice::Tuned))
+        );
+
+        cache.record(entry(&on_bf16, "v1_small", 0.4)).unwrap();
+        cache.save().unwrap();
+        let (cache, _) = TuneCache::load(&path, h100()).unwrap();
+        assert_eq!(cache.sections[0].entries.len(), 1);
+        let e = cache.lookup(&plain).unwrap();
+        assert_eq!(
+            (e.winner.variant.as_str(), &e.tuned_on),
+            ("v1_small", &on_bf16.key())
+        );
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.matches("\"operand_values\": \"bf16\"").count(), 1);
+    }
+
+    /// Tuning caches from before operand values load, and a save writes them
+    /// back byte for byte (on a copy: the committed files stay as they are).
+    #[test]
+    fn committed_caches_load_and_write_back_unchanged() {
+        let results = Path::new(env!("CARGO_MANIFEST_DIR")).join("../results");
+        let dir = tempfile::tempdir().unwrap();
+        for name in [
+            "h100/tune-cache-fa2.json",
+            "h200/tune-cache-fa2.json",
+            "h200/v2/tune-cache.json",
+            "h200/v2/parity-retuned/tune-cache.json",
+            "h200/protocol-v2/tune-cache.json",
+            "h200/ratchet/tune-cache-worse.json",
+            "h200/ratchet/tune-cache-worse-v2.json",
+        ] {
+            let bytes = std::fs::read(results.join(name)).unwrap();
+            let copy = dir.path().join("tune.json");
+            std::fs::write(&copy, &bytes).unwrap();
+            let (mut cache, _) = TuneCache::load(&copy, h100()).unwrap();
+            assert!(!cache.sections.is_empty(), "{name}");
+            cache.save().unwrap();
+            assert_eq!(std::fs::read(&copy).unwrap(), bytes, "{name}");
+        }
+    }
+
     #[test]
     fn recording_replaces_the_entry_of_a_bucket() {
         let dir = tempfile::tempdir().unwrap();

@@ -24,6 +24,8 @@ pub struct Args {
     suite: Option<String>,
     #[arg(long, value_name = "PATH", help = super::measure_args::SUITE_FILE_HELP)]
     suite_file: Option<PathBuf>,
+    #[arg(long, value_name = "VALUES", help = super::measure_args::OPERAND_VALUES_HELP)]
+    operand_values: Option<String>,
     /// Also measure PyTorch's SDPA backends on the same inputs (`torch`).
     #[arg(long)]
     compare: Option<String>,
@@ -49,8 +51,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
+    let values = super::measure_args::parse_operand_values(args.operand_values.as_deref())?;
     let (suite, problems) =
-        super::measure_args::suite(args.suite.as_deref(), args.suite_file.as_deref())?
+        super::measure_args::suite(args.suite.as_deref(), args.suite_file.as_deref(), values)?
             .ok_or_else(|| Error::Invalid("--suite or --suite-file is required".into()))?;
     let backends: Vec<Backend> = match args.compare.as_deref() {
         None => Vec::new(),

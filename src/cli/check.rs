@@ -23,6 +23,8 @@ pub struct Args {
     /// Fixed shapes instead of random ones: `B,Hq,Hkv,Sq,Sk;...` (each run in BSHD and BHSD).
     #[arg(long)]
     shapes: Option<String>,
+    #[arg(long, value_name = "VALUES", help = super::measure_args::OPERAND_VALUES_HELP)]
+    operand_values: Option<String>,
     /// Largest seqlen drawn (default: 1024 on the GPU, 300 on the emulator).
     #[arg(long)]
     max_seqlen: Option<u32>,
@@ -62,6 +64,8 @@ pub fn run(args: Args) -> tileattn::host::Result<ExitCode> {
     if args.workers == Some(0) {
         return Err(Error::Invalid("--workers must be at least 1".into()));
     }
+    let values = super::measure_args::parse_operand_values(args.operand_values.as_deref())?
+        .unwrap_or_default();
     let device = if args.emulate {
         None
     } else {
@@ -93,9 +97,14 @@ pub fn run(args: Args) -> tileattn::host::Result<ExitCode> {
     };
     let per_variant = cases_for(0).len();
     eprintln!(
-        "checking {} variant(s) × {per_variant} cases on the {} (seed {seed}, seqlen ≤ {max_seqlen})",
+        "checking {} variant(s) × {per_variant} cases on the {} (seed {seed}, seqlen ≤ {max_seqlen}{})",
         variants.len(),
-        exec.name()
+        exec.name(),
+        if values.is_default() {
+            String::new()
+        } else {
+            format!(", inputs on {} values", values.name())
+        }
     );
     // The GPU run is cheap; the f64 reference is not: one worker per core.
     let workers = args
@@ -120,7 +129,7 @@ pub fn run(args: Args) -> tileattn::host::Result<ExitCode> {
     let mut summaries = Vec::new();
     for (i, v) in variants.iter().enumerate() {
         bar.set_message(v.name);
-        let s = check::sweep_variant(exec, v, &cases_for(i), workers, || bar.inc(1));
+        let s = check::sweep_variant(exec, v, &cases_for(i), values, workers, || bar.inc(1));
         if !args.json {
             // Not `bar.println`: indicatif drops those when stdout is not a terminal.
             bar.suspend(|| println!("{}", verdict_lines(&s)));

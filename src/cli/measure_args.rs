@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use tileattn::host::operand_values::{self, OperandValues};
 use tileattn::host::problem::Problem;
 use tileattn::host::runfile::CacheMode;
 use tileattn::host::stats::StopRule;
@@ -23,6 +24,8 @@ pub struct ProblemArgs {
     /// f16 or bf16.
     #[arg(long, default_value = "bf16")]
     pub dtype: String,
+    #[arg(long, value_name = "VALUES", help = OPERAND_VALUES_HELP)]
+    pub operand_values: Option<String>,
 }
 
 impl ProblemArgs {
@@ -31,12 +34,29 @@ impl ProblemArgs {
             .shape
             .as_deref()
             .ok_or_else(|| Error::Invalid("--shape is required".into()))?;
-        Problem::parse_shape(shape, parse_dtype(&self.dtype)?, self.causal)
+        let p = Problem::parse_shape(shape, parse_dtype(&self.dtype)?, self.causal)?;
+        Ok(p.with_operand_values(
+            parse_operand_values(self.operand_values.as_deref())?.unwrap_or_default(),
+        ))
     }
 }
 
 pub fn parse_dtype(s: &str) -> Result<DType> {
     DType::parse(s).ok_or_else(|| Error::Invalid(format!("dtype `{s}`: expected f16 or bf16")))
+}
+
+/// Help shown for `--operand-values`.
+pub const OPERAND_VALUES_HELP: &str = "Values of Q, K and V: `dtype` (standard-normal draws \
+rounded to the dtype; the default) or `bf16` (each draw rounded to the nearest bf16 value first, \
+then stored in the dtype: f16 on the numbers of its bf16 twin; a no-op for bf16). On a suite \
+(bench, tune) it sets every problem's values, whatever the suite file says.";
+
+/// `--operand-values`, if given.
+pub fn parse_operand_values(flag: Option<&str>) -> Result<Option<OperandValues>> {
+    flag.map(|s| {
+        OperandValues::parse(s).map_err(|m| Error::Invalid(format!("--operand-values: {m}")))
+    })
+    .transpose()
 }
 
 #[derive(clap::Args, Clone)]
@@ -119,21 +139,34 @@ pub fn seconds(flag: &str, s: f64) -> Result<Duration> {
 
 /// Help shown for `--suite-file`: the format, in short.
 pub const SUITE_FILE_HELP: &str = "A suite of your own: a TOML file with optional top-level \
-`name`, `dtype`, `causal` and one [[problem]] table per problem (batch, heads_q, seqlen_q, head_dim; \
-optional heads_kv, seqlen_k, dtype, causal). See suites/example.toml.";
+`name`, `dtype`, `causal`, `operand_values` and one [[problem]] table per problem (batch, heads_q, \
+seqlen_q, head_dim; optional heads_kv, seqlen_k, dtype, causal, operand_values). See \
+suites/example.toml.";
 
-/// The name and problems of `--suite NAME` (built in) or `--suite-file PATH`;
-/// None when neither was given.
-pub fn suite(name: Option<&str>, file: Option<&Path>) -> Result<Option<(String, Vec<Problem>)>> {
-    match (name, file) {
-        (Some(_), Some(_)) => Err(Error::Invalid(
-            "--suite and --suite-file: give one or the other".into(),
-        )),
-        (Some(n), None) => Ok(Some((n.to_string(), suites::builtin(n)?))),
+/// The name and problems of `--suite NAME` (built in) or `--suite-file PATH`,
+/// every problem on inputs of `values` if given; None when neither suite
+/// option was given.
+pub fn suite(
+    name: Option<&str>,
+    file: Option<&Path>,
+    values: Option<OperandValues>,
+) -> Result<Option<(String, Vec<Problem>)>> {
+    let (name, problems) = match (name, file) {
+        (Some(_), Some(_)) => {
+            return Err(Error::Invalid(
+                "--suite and --suite-file: give one or the other".into(),
+            ));
+        }
+        (Some(n), None) => (n.to_string(), suites::builtin(n)?),
         (None, Some(f)) => {
             let s = UserSuite::load(f)?;
-            Ok(Some((s.name, s.problems)))
+            (s.name, s.problems)
         }
-        (None, None) => Ok(None),
-    }
+        (None, None) => return Ok(None),
+    };
+    let problems = match values {
+        Some(v) => operand_values::set_for_all(&problems, v)?,
+        None => problems,
+    };
+    Ok(Some((name, problems)))
 }

@@ -30,6 +30,11 @@ pub struct Args {
     /// Compute dtype the inputs are rounded to.
     #[arg(long, default_value = "f16")]
     dtype: String,
+    /// `bf16`: round every input value to the nearest bf16 value before storing
+    /// it in --dtype (for f16, the numbers a bf16 run computes on); `dtype`
+    /// (the default): round to --dtype only.
+    #[arg(long, value_name = "VALUES")]
+    operand_values: Option<String>,
     /// Variant to run (default: the documented heuristic, see README).
     #[arg(long)]
     variant: Option<String>,
@@ -65,7 +70,9 @@ fn shape4(name: &str, path: &std::path::Path, a: &Array) -> tileattn::host::Resu
 pub fn run(args: Args) -> tileattn::host::Result<ExitCode> {
     let dtype = DType::parse(&args.dtype)
         .ok_or_else(|| Error::Invalid(format!("--dtype `{}`: expected f16 or bf16", args.dtype)))?;
-    let (qa, ka, va) = (
+    let values = super::measure_args::parse_operand_values(args.operand_values.as_deref())?
+        .unwrap_or_default();
+    let (mut qa, mut ka, mut va) = (
         npy::read(&args.q)?,
         npy::read(&args.k)?,
         npy::read(&args.v)?,
@@ -85,11 +92,18 @@ pub fn run(args: Args) -> tileattn::host::Result<ExitCode> {
             "q {qs:?} and k {ks:?} disagree on batch or head_dim"
         )));
     }
-    let mut p = Problem::new(qs[0], qs[2], ks[2], qs[1], ks[1], qs[3], dtype, args.causal);
+    let mut p = Problem::new(qs[0], qs[2], ks[2], qs[1], ks[1], qs[3], dtype, args.causal)
+        .with_operand_values(values);
     if let Some(s) = args.scale {
         p.softmax_scale = s;
     }
     p.validate()?;
+    for x in [&mut qa, &mut ka, &mut va]
+        .into_iter()
+        .flat_map(|a| a.data.iter_mut())
+    {
+        *x = values.round(*x);
+    }
     let (q, k, v) = (
         Tensor::from_bshd_f32(dtype, qs, &qa.data),
         Tensor::from_bshd_f32(dtype, ks, &ka.data),

@@ -48,11 +48,13 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
-    let problems: Vec<Problem> =
-        match super::measure_args::suite(args.suite.as_deref(), args.suite_file.as_deref())? {
-            Some((_, problems)) => problems,
-            None => vec![args.problem.problem()?],
-        };
+    let values = super::measure_args::parse_operand_values(args.problem.operand_values.as_deref())?;
+    let suite =
+        super::measure_args::suite(args.suite.as_deref(), args.suite_file.as_deref(), values)?;
+    let problems: Vec<Problem> = match suite {
+        Some((_, problems)) => problems,
+        None => vec![args.problem.problem()?],
+    };
     let strategy = match args.strategy.as_str() {
         "exhaustive" => Strategy::Exhaustive,
         "halving" => Strategy::Halving,

@@ -11,6 +11,8 @@ use crate::runfile::{CacheMode, Measurement};
 pub struct PanelKey {
     pub head_dim: u32,
     pub causal: bool,
+    /// [`ProblemKey::dtype_label`](crate::runfile::ProblemKey::dtype_label):
+    /// inputs of other values are other panels, not a second point per length.
     pub dtype: String,
     pub heads_q: u32,
     pub heads_kv: u32,
@@ -34,7 +36,7 @@ fn key_of(m: &Measurement) -> PanelKey {
     PanelKey {
         head_dim: p.head_dim,
         causal: p.causal,
-        dtype: p.dtype.clone(),
+        dtype: p.dtype_label(),
         heads_q: p.heads_q,
         heads_kv: p.heads_kv,
     }

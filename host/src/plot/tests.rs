@@ -159,6 +159,35 @@ fn throughput_of_the_seed_run_has_one_panel_and_five_implementations() {
     }
 }
 
+/// Problems that differ only in their inputs' values are drawn in panels of
+/// their own, titled with the values, not as a second point per length.
+#[test]
+fn inputs_on_bf16_values_get_their_own_panel() {
+    use crate::operand_values::OperandValues;
+    let mut run = committed("seed.json");
+    let mut on_bf16 = run.measurements.clone();
+    for m in &mut on_bf16 {
+        m.problem.operand_values = OperandValues::Bf16;
+    }
+    run.measurements.extend(on_bf16);
+    let titles: Vec<String> = panels::panels(&run.measurements)
+        .iter()
+        .map(|p| p.title())
+        .collect();
+    assert_eq!(
+        titles,
+        [
+            "D=64 · non-causal · f16 · H=8 · B=32",
+            "D=64 · non-causal · f16 (bf16 values) · H=8 · B=32"
+        ]
+    );
+    let text = svg_of(Figure::Throughput, &run);
+    let svg = Svg::parse(&text);
+    for title in &titles {
+        assert_eq!(svg.count_text(title), 1, "{title}");
+    }
+}
+
 #[test]
 fn cliff_of_cold_runs_marks_where_the_working_set_meets_l2() {
     // seed: 32·8·S·64 f16 ×4 tensors + LSE = 132096·S bytes = 50 MiB at S ≈ 397.

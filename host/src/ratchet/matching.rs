@@ -44,7 +44,7 @@ impl std::fmt::Display for Key {
             p.seqlen_q,
             p.seqlen_k,
             p.head_dim,
-            p.dtype,
+            p.dtype_label(),
             if p.causal { " causal" } else { "" },
             match self.mode {
                 CacheMode::Cold => "cold",

@@ -270,6 +270,7 @@ pub(super) fn nan_if_null<'de, D: serde::Deserializer<'de>>(
 mod tests {
 
     use super::*;
+    use crate::operand_values::OperandValues;
     use crate::runfile::committed_path as committed;
 
     fn seed_text() -> String {
@@ -298,6 +299,59 @@ mod tests {
             run.save(&copy).unwrap();
             assert_eq!(RunFile::load(&copy).unwrap(), run, "{name}");
         }
+    }
+
+    /// Run files from before operand values read as the default values and
+    /// are written back byte for byte: the committed runs, reports and
+    /// figures made from them do not change.
+    #[test]
+    fn runs_before_operand_values_read_and_write_back_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        let parity = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../results/h200/v2/parity-retuned/dtype-parity.json");
+        for path in [committed("seed.json"), committed("fa2.json"), parity] {
+            let text = std::fs::read_to_string(&path).unwrap();
+            assert!(!text.contains("operand_values"), "{}", path.display());
+            let run = RunFile::parse(&text).unwrap();
+            let problems = run.measurements.iter().map(|m| &m.problem);
+            assert!(
+                problems
+                    .chain(run.tuning.iter().map(|t| &t.problem))
+                    .all(|p| p.operand_values == OperandValues::Dtype)
+            );
+            let copy = dir.path().join("copy.json");
+            run.save(&copy).unwrap();
+            let written = std::fs::read_to_string(&copy).unwrap();
+            assert_eq!(written.trim_end(), text.trim_end(), "{}", path.display());
+        }
+    }
+
+    #[test]
+    fn operand_values_round_trip_and_unknown_ones_are_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut run = RunFile::parse(&seed_text()).unwrap();
+        let m = &mut run.measurements[0];
+        m.problem.dtype = "f16".into();
+        m.problem.operand_values = OperandValues::Bf16;
+        let path = dir.path().join("bf16-values.json");
+        run.save(&path).unwrap();
+        let back = RunFile::load(&path).unwrap();
+        assert_eq!(back, run);
+        assert_eq!(
+            back.measurements[0].problem.operand_values,
+            OperandValues::Bf16
+        );
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.matches("\"operand_values\": \"bf16\"").count(), 1);
+        let e = parse_err(&text.replacen(
+            "\"operand_values\": \"bf16\"",
+            "\"operand_values\": \"fp8\"",
+            1,
+        ));
+        assert!(
+            e.contains("unknown variant `fp8`") && e.contains("`dtype`") && e.contains("`bf16`"),
+            "{e}"
+        );
     }
 
     #[test]
