@@ -19,6 +19,10 @@ pub struct Resources {
     pub spill_load_bytes: u32,
     /// Static shared memory only; the kernels' dynamic shared memory is the variant's `smem_bytes`.
     pub static_smem_bytes: u32,
+    /// ptxas made every `wgmma` wait for the previous one (its C7515 note,
+    /// "wgmma.mma_async instructions are serialized"): the asynchronous
+    /// products of such a kernel do not overlap anything.
+    pub wgmma_serialized: bool,
 }
 
 /// Find ptxas: `$TILEATTN_PTXAS`, `ptxas` on PATH, or the `nvidia-cuda-nvcc-cu12` wheel of `python3`.
@@ -98,6 +102,8 @@ pub fn assemble(ptx: &str, arch: &str) -> Result<Vec<Resources>> {
 pub fn parse_report(log: &str, arch: &str) -> Vec<Resources> {
     let mut all: Vec<Resources> = Vec::new();
     let mut properties_of_entry = false;
+    // The note names its function and may come before the function's report.
+    let mut serialized = Vec::new();
     let num_before = |line: &str, unit: &str| -> Option<u32> {
         let i = line.find(unit)?;
         line[..i].split_whitespace().last()?.parse().ok()
@@ -113,7 +119,15 @@ pub fn parse_report(log: &str, arch: &str) -> Vec<Resources> {
                 spill_store_bytes: 0,
                 spill_load_bytes: 0,
                 static_smem_bytes: 0,
+                wgmma_serialized: false,
             });
+            continue;
+        }
+        if line.contains("wgmma.mma_async instructions are serialized") {
+            let named = line.split("in the function '").nth(1);
+            if let Some(name) = named.and_then(|rest| rest.split('\'').next()) {
+                serialized.push(name.to_string());
+            }
             continue;
         }
         let Some(r) = all.last_mut() else { continue };
@@ -130,6 +144,9 @@ pub fn parse_report(log: &str, arch: &str) -> Vec<Resources> {
             r.registers = num_before(line, "registers").unwrap_or(0);
             r.static_smem_bytes = num_before(line, "bytes smem").unwrap_or(0);
         }
+    }
+    for r in &mut all {
+        r.wgmma_serialized = serialized.contains(&r.entry);
     }
     all
 }
@@ -156,6 +173,9 @@ mod tests {
                    ptxas info    : Used 168 registers, used 1 barriers, 16 bytes smem\n\
                    ptxas info    : Function properties for panic_helper\n    \
                    0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads\n\
+                   ptxas info    : (C7515) Potential Performance Loss: wgmma.mma_async instructions are \
+                   serialized due to non wgmma instructions defining accumulator registers of a wgmma \
+                   between start and end of the pipeline stage in the function 'k2'\n\
                    ptxas info    : Compiling entry function 'k2' for 'sm_90'\n\
                    ptxas info    : Function properties for k2\n    \
                    0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads\n\
@@ -176,6 +196,10 @@ mod tests {
         assert_eq!(
             (r[1].entry.as_str(), r[1].registers, r[1].spill_store_bytes),
             ("k2", 40, 0)
+        );
+        assert_eq!(
+            (r[0].wgmma_serialized, r[1].wgmma_serialized),
+            (false, true)
         );
     }
 }

@@ -149,9 +149,7 @@ impl Rule {
                  P·V lags one tile behind, so one more tile stays resident)"
             }
             Rule::SharedMemory => "shared memory per block exceeds the arch's opt-in limit",
-            Rule::Arch => {
-                "v2 and v3 use wgmma, which only sm_90a PTX has (archs = [\"sm_90a\"])"
-            }
+            Rule::Arch => "v2 and v3 use wgmma, which only sm_90a PTX has (archs = [\"sm_90a\"])",
         }
     }
 }
@@ -225,7 +223,11 @@ impl TileConfig {
                     return Err(Rule::RowsPerWarp);
                 }
                 // v3 keeps one more tile resident (see `v3`).
-                let min_stages = if matches!(self.family, Family::V3) { 3 } else { 2 };
+                let min_stages = if matches!(self.family, Family::V3) {
+                    3
+                } else {
+                    2
+                };
                 if self.stages < min_stages || self.stages > 4 {
                     return Err(Rule::Stages);
                 }

@@ -40,8 +40,8 @@ use crate::flash::{
 };
 use crate::mask::{key_tiles, tile_needs_mask};
 use crate::prims::{
-    Shared, block_idx, cp_async_wait, dyn_smem, fence_proxy_async, grid_dim, lane_id,
-    sync_threads, warp_id, wgmma_commit, wgmma_wait,
+    Shared, block_idx, cp_async_wait, dyn_smem, fence_proxy_async, grid_dim, lane_id, sync_threads,
+    warp_id, wgmma_commit, wgmma_wait,
 };
 use crate::smem_tile::{Sw128, issue_kv_tile, load_tile_async, wait_oldest_of};
 use crate::tile::SWIZZLE_ALIGN;
@@ -68,7 +68,12 @@ pub unsafe fn attn_fwd<
 >(
     p: &AttnParams,
 ) {
-    const { assert!(STAGES >= 3, "v3 keeps tile n−1 while tile n is used and n+1 loads") };
+    const {
+        assert!(
+            STAGES >= 3,
+            "v3 keeps tile n−1 while tile n is used and n+1 loads"
+        )
+    };
     let lane = lane_id() as usize;
     let (g, t) = (lane / 4, lane % 4);
     let warp = warp_id() as usize;

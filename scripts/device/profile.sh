@@ -4,6 +4,7 @@
 # Usage (repo root, after `cargo build --release`):
 #   OUT=dir scripts/device/profile.sh VARIANT SHAPE [VARIANT SHAPE ...]
 # SHAPE is tileattn's B,H,S,D (non-causal unless the variant name says causal).
+# NO_TORCH=1 profiles tileattn's variants only.
 set -uo pipefail
 B=${TILEATTN:-target/release/tileattn}
 OUT=${OUT:-out}
@@ -20,6 +21,7 @@ while [ $# -ge 2 ]; do
   timeout 240 ncu --clock-control none --kernel-name "regex:$variant" --launch-skip 3 --launch-count 1 $SECTIONS \
     $B time --shape "$shape" $flag --dtype $dtype --variant "$variant" --min-samples 5 --max-samples 10 2>&1 \
     | grep -v '^==PROF==' | sed -n '/attn_fwd/,$p'
+  [ -n "${NO_TORCH:-}" ] && continue
   echo "## ncu torch flash $shape causal=$causal"
   timeout 240 ncu --clock-control none --kernel-name "regex:flash_fwd" --launch-skip 3 --launch-count 1 $SECTIONS \
     python3 -c "

@@ -17,7 +17,7 @@ pub struct Args {
     /// Check only this variant (see `tileattn variants`).
     #[arg(long)]
     variant: Option<String>,
-    /// Check only this kernel family (v0, v1, v2).
+    /// Check only this kernel family (v0, v1, v2, v3).
     #[arg(long)]
     family: Option<String>,
     /// Fixed shapes instead of random ones: `B,Hq,Hkv,Sq,Sk;...` (each run in BSHD and BHSD).

@@ -87,12 +87,17 @@ pub fn run(args: Args) -> tileattn::host::Result<ExitCode> {
         );
         for res in &r.resources {
             println!(
-                "    {}: {} registers, {} B stack, {} B spill stores, {} B spill loads",
+                "    {}: {} registers, {} B stack, {} B spill stores, {} B spill loads{}",
                 res.arch,
                 res.registers,
                 res.stack_bytes,
                 res.spill_store_bytes,
-                res.spill_load_bytes
+                res.spill_load_bytes,
+                if res.wgmma_serialized {
+                    ", wgmma serialized by ptxas"
+                } else {
+                    ""
+                }
             );
         }
     }
