@@ -32,20 +32,24 @@ fn parity_table(run: &Path) -> Option<String> {
 
 #[test]
 fn committed_tables_are_the_scripts_output() {
-    let v2 = root().join("results/h200/v2");
+    let h200 = root().join("results/h200");
     for (run, table) in [
         (
-            "parity-retuned/dtype-parity.json",
-            "parity-retuned/table.md",
+            "v2/parity-retuned/dtype-parity.json",
+            "v2/parity-retuned/table.md",
         ),
-        ("dtype-parity-flash.json", "dtype-parity-flash-table.md"),
+        ("v2/dtype-parity-flash.json", "v2/dtype-parity-flash-table.md"),
+        (
+            "final/parity-grid/dtype-parity-grid.json",
+            "final/parity-grid/table.md",
+        ),
     ] {
-        let Some(text) = parity_table(&v2.join(run)) else {
+        let Some(text) = parity_table(&h200.join(run)) else {
             return;
         };
         assert_eq!(
             text,
-            std::fs::read_to_string(v2.join(table)).unwrap(),
+            std::fs::read_to_string(h200.join(table)).unwrap(),
             "{table}"
         );
     }
