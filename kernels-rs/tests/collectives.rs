@@ -1241,21 +1241,39 @@ fn sw128_offset(row: usize, col: usize) -> usize {
     (row / 8) * 1024 + (row % 8) * 128 + (((col / 8) ^ (row % 8)) * 16) + (col % 8) * 2
 }
 
+/// How a test chain is run: waiting for itself (v2's form), or issued,
+/// committed and waited for separately (v3's form).
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Chain {
+    Waited,
+    /// Issued; B is then overwritten with other values before the wait, which
+    /// the emulator must see: the tensor cores may read B until the wait.
+    IssuedThenBReplaced,
+}
+
 /// One warpgroup computes D (64×64) = A (64×64) · B (64×64) with four k-steps:
 /// `ss`: A and B K-major in shared memory; `rs`: A from registers, B MN-major.
 /// Coarse random data: every partial sum is exact in f32 whatever the order.
-fn check_wgmma(ty: Half, seed: u64, a_in_registers: bool) {
+fn check_wgmma(ty: Half, seed: u64, a_in_registers: bool, chain: Chain) {
     use tileattn_kernels::prims::{
-        WgmmaDesc, fence_proxy_async, wgmma_rs_bf16, wgmma_rs_f16, wgmma_ss_bf16, wgmma_ss_f16,
+        WgmmaDesc, fence_proxy_async, wgmma_commit, wgmma_rs_bf16, wgmma_rs_bf16_issue,
+        wgmma_rs_f16, wgmma_rs_f16_issue, wgmma_ss_bf16, wgmma_ss_bf16_issue, wgmma_ss_f16,
+        wgmma_ss_f16_issue, wgmma_wait,
     };
     let mut rng = Rng(seed);
     let a: Vec<[u16; 64]> = (0..64)
         .map(|_| from_fn(|_| ty.random(&mut rng, true)))
         .collect();
     // b[k][n]
-    let b: Vec<[u16; 64]> = (0..64)
-        .map(|_| from_fn(|_| ty.random(&mut rng, true)))
-        .collect();
+    let random_b = |rng: &mut Rng| -> Vec<[u16; 64]> {
+        (0..64).map(|_| from_fn(|_| ty.random(rng, true))).collect()
+    };
+    let b_issued = random_b(&mut rng);
+    // What B holds when the chain is performed.
+    let b = match chain {
+        Chain::Waited => b_issued.clone(),
+        Chain::IssuedThenBReplaced => random_b(&mut rng),
+    };
     let out = PerThread::new(128);
     launch(dims(1, 128, 3 * 8192), || {
         let raw = dyn_smem();
@@ -1265,28 +1283,36 @@ fn check_wgmma(ty: Half, seed: u64, a_in_registers: bool) {
             (base, base.add(8192))
         };
         let tid = thread_idx() as usize;
+        let write_b = |b: &[[u16; 64]]| {
+            for r in 0..64 {
+                for c in 0..64 {
+                    // MN-major B (one row per k) for the register form,
+                    // K-major (one row per n) for the shared one.
+                    let at = if a_in_registers {
+                        sw128_offset(r, c)
+                    } else {
+                        sw128_offset(c, r)
+                    };
+                    // SAFETY: offsets below 8192 inside the tile.
+                    unsafe { *(b_s.add(at) as *mut u16) = b[r][c] };
+                }
+            }
+        };
         if tid == 0 {
             for r in 0..64 {
                 for c in 0..64 {
-                    // SAFETY: offsets below 8192 inside each tile.
-                    unsafe {
-                        *(a_s.add(sw128_offset(r, c)) as *mut u16) = a[r][c];
-                        if a_in_registers {
-                            // MN-major B: one row per k.
-                            *(b_s.add(sw128_offset(r, c)) as *mut u16) = b[r][c];
-                        } else {
-                            // K-major B: one row per n.
-                            *(b_s.add(sw128_offset(c, r)) as *mut u16) = b[r][c];
-                        }
-                    }
+                    // SAFETY: offsets below 8192 inside the tile.
+                    unsafe { *(a_s.add(sw128_offset(r, c)) as *mut u16) = a[r][c] };
                 }
             }
+            write_b(&b_issued);
         }
         fence_proxy_async();
         sync_threads();
         let mut acc = [[0f32; 4]; 8];
         let desc = |p: *mut u8, lbo: u32| WgmmaDesc::sw128(Shared::of(p), lbo, 1024);
         let (warp, lane) = (tid / 32, tid % 32);
+        let issued = chain == Chain::IssuedThenBReplaced;
         // SAFETY: all 128 threads, converged, after the barrier.
         unsafe {
             if a_in_registers {
@@ -1296,17 +1322,31 @@ fn check_wgmma(ty: Half, seed: u64, a_in_registers: bool) {
                     a_fragment(&block, lane)
                 });
                 let bd = from_fn(|kk| desc(b_s, 8192).byte_add(16 * 128 * kk as u32));
-                match ty {
-                    Half::F16 => wgmma_rs_f16(&mut acc, regs, bd),
-                    Half::Bf16 => wgmma_rs_bf16(&mut acc, regs, bd),
+                match (ty, issued) {
+                    (Half::F16, false) => wgmma_rs_f16(&mut acc, regs, bd),
+                    (Half::Bf16, false) => wgmma_rs_bf16(&mut acc, regs, bd),
+                    (Half::F16, true) => wgmma_rs_f16_issue(&mut acc, regs, bd),
+                    (Half::Bf16, true) => wgmma_rs_bf16_issue(&mut acc, regs, bd),
                 }
             } else {
                 let ad = from_fn(|kk| desc(a_s, 16).byte_add(32 * kk as u32));
                 let bd = from_fn(|kk| desc(b_s, 16).byte_add(32 * kk as u32));
-                match ty {
-                    Half::F16 => wgmma_ss_f16(&mut acc, ad, bd),
-                    Half::Bf16 => wgmma_ss_bf16(&mut acc, ad, bd),
+                match (ty, issued) {
+                    (Half::F16, false) => wgmma_ss_f16(&mut acc, ad, bd),
+                    (Half::Bf16, false) => wgmma_ss_bf16(&mut acc, ad, bd),
+                    (Half::F16, true) => wgmma_ss_f16_issue(&mut acc, ad, bd),
+                    (Half::Bf16, true) => wgmma_ss_bf16_issue(&mut acc, ad, bd),
                 }
+            }
+            if issued {
+                wgmma_commit();
+                sync_threads();
+                if tid == 0 {
+                    write_b(&b);
+                }
+                fence_proxy_async();
+                sync_threads();
+                wgmma_wait::<0, 8>(&mut acc);
             }
         }
         out.set(tid, acc);
@@ -1320,7 +1360,7 @@ fn check_wgmma(ty: Half, seed: u64, a_in_registers: bool) {
             let got = f[i / 4][i % 4] as f64;
             assert_eq!(
                 got, want,
-                "{ty:?} seed {seed} A in registers {a_in_registers}: D[{m}][{n}] (thread {tid}, d{i})"
+                "{ty:?} seed {seed} A in registers {a_in_registers} {chain:?}: D[{m}][{n}] (thread {tid}, d{i})"
             );
         }
     }
@@ -1328,12 +1368,48 @@ fn check_wgmma(ty: Half, seed: u64, a_in_registers: bool) {
 
 #[test]
 fn wgmma_from_shared_memory_matches_direct_product() {
-    check_wgmma(Half::Bf16, 21, false);
-    check_wgmma(Half::F16, 22, false);
+    check_wgmma(Half::Bf16, 21, false, Chain::Waited);
+    check_wgmma(Half::F16, 22, false, Chain::Waited);
 }
 
 #[test]
 fn wgmma_with_a_in_registers_and_b_transposed_matches_direct_product() {
-    check_wgmma(Half::Bf16, 23, true);
-    check_wgmma(Half::F16, 24, true);
+    check_wgmma(Half::Bf16, 23, true, Chain::Waited);
+    check_wgmma(Half::F16, 24, true, Chain::Waited);
+}
+
+#[test]
+fn issued_wgmma_reads_shared_memory_at_its_wait() {
+    for (i, a_in_registers) in [false, true].into_iter().enumerate() {
+        check_wgmma(
+            Half::Bf16,
+            25 + i as u64,
+            a_in_registers,
+            Chain::IssuedThenBReplaced,
+        );
+        check_wgmma(
+            Half::F16,
+            27 + i as u64,
+            a_in_registers,
+            Chain::IssuedThenBReplaced,
+        );
+    }
+}
+
+#[test]
+fn exiting_with_a_wgmma_in_flight_fails_the_launch() {
+    use tileattn_kernels::prims::{WgmmaDesc, wgmma_commit, wgmma_ss_bf16_issue};
+    let r = launch(dims(1, 128, 2 * 8192), || {
+        let raw = dyn_smem();
+        // SAFETY: the launch gave 16 KiB; one aligned 8 KiB tile fits.
+        let tile = unsafe { raw.add(raw.align_offset(1024)) };
+        let d = WgmmaDesc::sw128(Shared::of(tile), 16, 1024);
+        let mut acc = [[0f32; 4]; 8];
+        // SAFETY: all 128 threads, converged; the tile is zeroed shared memory.
+        unsafe {
+            wgmma_ss_bf16_issue(&mut acc, [d; 4], [d; 4]);
+            wgmma_commit();
+        }
+    });
+    assert!(matches!(r, Err(EmuError::WgmmaInFlight { .. })), "{r:?}");
 }
