@@ -26,7 +26,7 @@ use crate::registry::{Registry, Variant};
 use crate::runfile::{CacheMode, Correctness, Measurement, TunedCandidate, TuningRecord};
 use crate::stats::sample_adaptively;
 use crate::tensor::Tensor;
-use crate::timing::{Timed, Timer, TimingConfig, WarmupRule, clock_check};
+use crate::timing::{Timed, Timer, TimingConfig, clock_check};
 use crate::torch_side::{Backend, Outcome as TorchOutcome, Sampling, TorchSide};
 use crate::tune::{self, Outcome, TuneConfig, Tuned};
 use crate::tune_cache::{Strategy, TuneCache};
@@ -120,10 +120,7 @@ fn choose(
     let tcfg = TuneConfig {
         strategy: Strategy::Exhaustive,
         budget: None,
-        timing: TimingConfig {
-            warmup: WarmupRule::TUNE,
-            ..cfg.timing.clone()
-        },
+        timing: cfg.timing.clone(),
         family: None,
         seed: cfg.seed,
     };

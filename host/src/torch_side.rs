@@ -1061,7 +1061,7 @@ mod tests {
         side.end().unwrap(); // nothing left to end is no error
 
         let Outcome::Done(hot) = side
-            .sample(Backend::Cudnn, 3, true, &Sampling::hot(WarmupRule::TUNE))
+            .sample(Backend::Cudnn, 3, true, &Sampling::hot(WarmupRule::SHORT))
             .unwrap()
         else {
             panic!("hot sampling failed")
@@ -1247,7 +1247,7 @@ mod tests {
         let Some((mut side, _dir, _)) = loaded("", QUICK) else {
             return;
         };
-        let cold = Sampling::cold(1 << 20, WarmupRule::TUNE);
+        let cold = Sampling::cold(1 << 20, WarmupRule::SHORT);
         let e = tool_message(side.sample(Backend::Flash, 2, false, &cold).unwrap_err());
         assert!(
             e.contains("no measurement of flash (cold) in progress"),

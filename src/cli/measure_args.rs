@@ -74,13 +74,13 @@ pub struct TimingArgs {
     /// Sampling time limit per measurement, seconds.
     #[arg(long, default_value_t = 2.0)]
     pub sample_budget: f64,
-    /// Least warm-up before the first sample, milliseconds (default 200; `tune`
-    /// 50). The warm-up runs the sample sequence until the probed SM clock
-    /// settles (two batches within 1%).
+    /// Least warm-up before the first sample, milliseconds (default 200). The
+    /// warm-up runs the sample sequence until the probed SM clock settles (two
+    /// batches within 1%).
     #[arg(long)]
     pub warmup_ms: Option<u64>,
-    /// Most warm-up, milliseconds (default 1000 or --warmup-ms if larger; `tune`
-    /// 250). Equal to --warmup-ms, the warm-up lasts that long whatever the clock does.
+    /// Most warm-up, milliseconds (default 1000 or --warmup-ms if larger).
+    /// Equal to --warmup-ms, the warm-up lasts that long whatever the clock does.
     #[arg(long)]
     pub warmup_max_ms: Option<u64>,
 }
@@ -89,11 +89,6 @@ impl TimingArgs {
     /// The protocol for measurements.
     pub fn config(&self) -> Result<TimingConfig> {
         self.config_from(WarmupRule::MEASURE)
-    }
-
-    /// The protocol for the tuner's candidates: a shorter default warm-up.
-    pub fn tuning_config(&self) -> Result<TimingConfig> {
-        self.config_from(WarmupRule::TUNE)
     }
 
     fn config_from(&self, defaults: WarmupRule) -> Result<TimingConfig> {

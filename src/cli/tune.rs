@@ -67,7 +67,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let cfg = TuneConfig {
         strategy,
         budget: args.budget.map(|b| seconds("--budget", b)).transpose()?,
-        timing: args.timing.tuning_config()?,
+        timing: args.timing.config()?,
         family: args
             .family
             .as_deref()
