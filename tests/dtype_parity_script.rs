@@ -38,7 +38,10 @@ fn committed_tables_are_the_scripts_output() {
             "v2/parity-retuned/dtype-parity.json",
             "v2/parity-retuned/table.md",
         ),
-        ("v2/dtype-parity-flash.json", "v2/dtype-parity-flash-table.md"),
+        (
+            "v2/dtype-parity-flash.json",
+            "v2/dtype-parity-flash-table.md",
+        ),
         (
             "final/parity-grid/dtype-parity-grid.json",
             "final/parity-grid/table.md",
