@@ -24,7 +24,7 @@
 //! 3. **Warm-up until the clock settles** ([`warmup`]): the sample sequence,
 //!    its results thrown away, until the median probed clock of the last two
 //!    batches agree within 1%, after at least 200 ms and at most 1 s
-//!    ([`WarmupRule::MEASURE`]; the tuner's candidates: 50–250 ms). How it
+//!    ([`WarmupRule::MEASURE`], the tuner's candidates too). How it
 //!    ended (time, samples, clock, settled or not) goes into the run file.
 //! 4. **Input rotation**: given several equivalent launches (the same kernel
 //!    on different input sets), sample `i` uses launch `i mod n`. The caller
