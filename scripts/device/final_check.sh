@@ -4,12 +4,7 @@
 # variants), then the timing-protocol check against do_bench. The archive is
 # rewritten after each part so that a call cut short still returns what ran.
 # Usage (repo root, after `cargo build --release`): OUT=dir scripts/device/final_check.sh
-set -uo pipefail
-B=${TILEATTN:-target/release/tileattn}
-OUT=${OUT:-out}
-R="$OUT/r"
-mkdir -p "$R"
-pack() { tar czf "$OUT/results.tgz" -C "$R" .; }
+. scripts/device/lib.sh
 cp results/h200/v2/tune-cache.json /tmp/tune-cache.json
 for run in A B W; do
   cache=/tmp/tune-cache.json

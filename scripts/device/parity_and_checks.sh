@@ -5,15 +5,9 @@
 # the default sequence lengths (to 1024). One archive (the device tool
 # returns at most 8 files).
 # Usage (repo root, after `cargo build --release`): OUT=dir scripts/device/parity_and_checks.sh
-set -uo pipefail
-B=${TILEATTN:-target/release/tileattn}
-OUT=${OUT:-out}
-R="$OUT/r"
+. scripts/device/lib.sh
 mkdir -p "$R/parity"
-pack() { tar czf "$OUT/results.tgz" -C "$R" .; }
-nvidia-smi --query-gpu=timestamp,power.draw,power.draw.instant,clocks.sm,temperature.gpu,clocks_event_reasons.active \
-  --format=csv -lms 200 > "$R/parity/smi.csv" 2>&1 &
-smi=$!
+start_trace "$R/parity/smi.csv" 200 timestamp,power.draw,power.draw.instant,clocks.sm,temperature.gpu,clocks_event_reasons.active
 SECONDS=0
 timeout 150 $B tune --suite-file suites/dtype-parity.toml --family v2 --warmup-ms 200 --warmup-max-ms 1000 \
   --cache "$R/parity/tune-cache.json" > "$R/parity/tune.txt" 2>&1
@@ -22,7 +16,7 @@ SECONDS=0
 timeout 150 $B bench --suite-file suites/dtype-parity.toml --compare torch --backends flash \
   --cache "$R/parity/tune-cache.json" --out "$R/parity" > "$R/parity/bench.log" 2>&1
 echo "parity exit $? after ${SECONDS}s"
-kill "$smi" 2> /dev/null
+stop_trace
 rm -f "$R/parity"/*.svg
 pack
 SECONDS=0

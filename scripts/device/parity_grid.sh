@@ -4,15 +4,9 @@
 # parity shapes, with torch's FLASH as the control and a power and clock
 # trace; then a 1000-case random sweep of kernel v3. One archive.
 # Usage (repo root, after `cargo build --release`): OUT=dir scripts/device/parity_grid.sh
-set -uo pipefail
-B=${TILEATTN:-target/release/tileattn}
-OUT=${OUT:-out}
-R="$OUT/r"
+. scripts/device/lib.sh
 mkdir -p "$R/grid"
-pack() { tar czf "$OUT/results.tgz" -C "$R" .; }
-nvidia-smi --query-gpu=timestamp,power.draw,clocks.sm,temperature.gpu,clocks_event_reasons.active \
-  --format=csv -lms 200 > "$R/grid/smi.csv" 2>&1 &
-smi=$!
+start_trace "$R/grid/smi.csv" 200
 SECONDS=0
 timeout 130 $B tune --suite-file suites/dtype-parity.toml --warmup-ms 200 --warmup-max-ms 1000 \
   --cache "$R/grid/tune-cache.json" > "$R/grid/tune.txt" 2>&1
@@ -21,7 +15,7 @@ SECONDS=0
 timeout 200 $B bench --suite-file suites/dtype-parity-grid.toml --compare torch --backends flash \
   --cache "$R/grid/tune-cache.json" --out "$R/grid" > "$R/grid/bench.log" 2>&1
 echo "grid exit $? after ${SECONDS}s"
-kill "$smi" 2> /dev/null
+stop_trace
 rm -f "$R/grid"/*.svg
 pack
 SECONDS=0

@@ -6,20 +6,15 @@
 # Usage (repo root, after `cargo build --release`):
 #   OUT=dir scripts/device/protocol_suites.sh "SUITE:BACKENDS:TIMEOUT_S ..."
 # e.g. "fa2:flash,cudnn:200 seed:flash,cudnn,efficient,math:150".
-set -uo pipefail
-OUT=${OUT:-out}
-R="$OUT/r"
-mkdir -p "$R"
+. scripts/device/lib.sh
 export TILEATTN_TUNE_CACHE="$R/tune-cache.json"
 cp results/h200/v2/tune-cache.json "$TILEATTN_TUNE_CACHE"
-nvidia-smi --query-gpu=timestamp,power.draw,clocks.sm,temperature.gpu,clocks_event_reasons.active \
-  --format=csv -lms 200 > "$R/smi.csv" 2>&1 &
-smi=$!
+start_trace "$R/smi.csv" 200
 for spec in $1; do
   IFS=: read -r suite backends limit <<< "$spec"
   OUT="$R" bash scripts/device/suite.sh "$suite" "$backends" "$limit"
   rm -f "$R/$suite"/*.svg # redrawn here from the run file by `tileattn plot`
-  tar czf "$OUT/results.tgz" -C "$R" .
+  pack
 done
-kill "$smi" 2> /dev/null
-tar czf "$OUT/results.tgz" -C "$R" .
+stop_trace
+pack

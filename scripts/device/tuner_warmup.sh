@@ -4,15 +4,9 @@
 # (the default now, 200–1000 ms), then each cache's picks benched, old, new,
 # old, new, with a power and clock trace. One archive.
 # Usage (repo root, after `cargo build --release`): OUT=dir scripts/device/tuner_warmup.sh
-set -uo pipefail
-B=${TILEATTN:-target/release/tileattn}
-OUT=${OUT:-out}
-R="$OUT/r"
+. scripts/device/lib.sh
 S=suites/tuner-warmup.toml
-mkdir -p "$R"
-nvidia-smi --query-gpu=timestamp,power.draw,clocks.sm,temperature.gpu,clocks_event_reasons.active \
-  --format=csv -lms 200 > "$R/smi.csv" 2>&1 &
-smi=$!
+start_trace "$R/smi.csv" 200
 SECONDS=0
 timeout 60 $B tune --suite-file $S --family v2 --warmup-ms 50 --warmup-max-ms 250 --cache "$R/cache-short.json" > "$R/tune-short.txt" 2>&1
 echo "tune short exit $? after ${SECONDS}s"; SECONDS=0
@@ -26,5 +20,5 @@ for run in short1 settled1 short2 settled2; do
   echo "bench $run exit $? after ${SECONDS}s"
   rm -f "$R/$run"/*.svg
 done
-kill "$smi" 2> /dev/null
-tar czf "$OUT/results.tgz" -C "$R" .
+stop_trace
+pack

@@ -5,15 +5,8 @@
 # from each cache, v3 then v2, with a power and clock trace. One archive
 # (the device tool returns at most 8 files).
 # Usage (repo root, after `cargo build --release`): OUT=dir scripts/device/v3_step.sh
-set -uo pipefail
-B=${TILEATTN:-target/release/tileattn}
-OUT=${OUT:-out}
-R="$OUT/r"
-mkdir -p "$R"
-pack() { tar czf "$OUT/results.tgz" -C "$R" .; }
-nvidia-smi --query-gpu=timestamp,power.draw,clocks.sm,temperature.gpu,clocks_event_reasons.active \
-  --format=csv -lms 500 > "$R/smi.csv" 2>&1 &
-smi=$!
+. scripts/device/lib.sh
+start_trace "$R/smi.csv" 500
 SECONDS=0
 timeout 80 $B check --family v3 --cases 100 --seed 51 > "$R/check-v3-100.txt" 2>&1
 echo "check exit $? after ${SECONDS}s"; tail -1 "$R/check-v3-100.txt"
@@ -38,5 +31,5 @@ for f in v3 v2; do
   rm -f "$R/bench-$f"/*.svg
   pack
 done
-kill "$smi" 2> /dev/null
+stop_trace
 pack
