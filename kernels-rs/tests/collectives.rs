@@ -1284,8 +1284,8 @@ fn check_wgmma(ty: Half, seed: u64, a_in_registers: bool, chain: Chain) {
         };
         let tid = thread_idx() as usize;
         let write_b = |b: &[[u16; 64]]| {
-            for r in 0..64 {
-                for c in 0..64 {
+            for (r, row) in b.iter().enumerate() {
+                for (c, &x) in row.iter().enumerate() {
                     // MN-major B (one row per k) for the register form,
                     // K-major (one row per n) for the shared one.
                     let at = if a_in_registers {
@@ -1294,15 +1294,15 @@ fn check_wgmma(ty: Half, seed: u64, a_in_registers: bool, chain: Chain) {
                         sw128_offset(c, r)
                     };
                     // SAFETY: offsets below 8192 inside the tile.
-                    unsafe { *(b_s.add(at) as *mut u16) = b[r][c] };
+                    unsafe { *(b_s.add(at) as *mut u16) = x };
                 }
             }
         };
         if tid == 0 {
-            for r in 0..64 {
-                for c in 0..64 {
+            for (r, row) in a.iter().enumerate() {
+                for (c, &x) in row.iter().enumerate() {
                     // SAFETY: offsets below 8192 inside the tile.
-                    unsafe { *(a_s.add(sw128_offset(r, c)) as *mut u16) = a[r][c] };
+                    unsafe { *(a_s.add(sw128_offset(r, c)) as *mut u16) = x };
                 }
             }
             write_b(&b_issued);
