@@ -1413,3 +1413,55 @@ fn exiting_with_a_wgmma_in_flight_fails_the_launch() {
     });
     assert!(matches!(r, Err(EmuError::WgmmaInFlight { .. })), "{r:?}");
 }
+
+/// A copy into a tile that an issued chain reads, in either order, is a race
+/// the launch reports; copies elsewhere are not.
+#[test]
+fn copies_racing_an_issued_wgmma_fail_the_launch() {
+    use tileattn_kernels::prims::{
+        WgmmaDesc, cp_async_16, cp_async_commit, cp_async_wait, wgmma_commit, wgmma_ss_bf16_issue,
+        wgmma_wait,
+    };
+    let src = [0u8; 16];
+    // Where the copy goes, relative to the 8 KiB tile the chain reads, and
+    // whether it is issued before the chain.
+    let run = |copy_at: usize, copy_first: bool| {
+        let src = src.as_ptr() as usize;
+        launch(dims(1, 128, 3 * 8192), move || {
+            let raw = dyn_smem();
+            // SAFETY: the launch gave 24 KiB; two aligned 8 KiB tiles fit.
+            let tile = unsafe { raw.add(raw.align_offset(1024)) };
+            let d = WgmmaDesc::sw128(Shared::of(tile), 16, 1024);
+            let mut acc = [[0f32; 4]; 8];
+            let copy = || {
+                if thread_idx() == 0 {
+                    // SAFETY: 16 bytes inside the launch's shared memory, from a live array.
+                    unsafe { cp_async_16(Shared::of(tile.add(copy_at)), src as *const u8, 16) };
+                }
+                cp_async_commit();
+            };
+            if copy_first {
+                copy();
+            }
+            // SAFETY: all 128 threads, converged; the tile is zeroed shared memory.
+            unsafe { wgmma_ss_bf16_issue(&mut acc, [d; 4], [d; 4]) };
+            if !copy_first {
+                copy();
+            }
+            // SAFETY: as above.
+            unsafe {
+                wgmma_commit();
+                wgmma_wait::<0, 8>(&mut acc);
+            }
+            cp_async_wait::<0>();
+        })
+    };
+    for copy_first in [false, true] {
+        let r = run(1024, copy_first);
+        assert!(
+            matches!(r, Err(EmuError::CopyRacesWgmma { .. })),
+            "copy first {copy_first}: {r:?}"
+        );
+        assert_eq!(run(8192, copy_first), Ok(()), "copy first {copy_first}");
+    }
+}

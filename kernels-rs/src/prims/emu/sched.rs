@@ -46,6 +46,16 @@ pub enum EmuError {
     /// A thread exited with `wgmma` chains issued and not waited for: on the
     /// GPU they could still be writing its registers.
     WgmmaInFlight { block: [u32; 3], thread: u32 },
+    /// A `cp.async` and an issued `wgmma` chain meet at byte `offset` of the
+    /// block's shared memory while both are in flight (the copy issued after
+    /// the chain and before its wait, or the chain over a copy not yet
+    /// waited for): on the GPU the copy may land while the chain reads.
+    /// `thread` issued the second of the two.
+    CopyRacesWgmma {
+        block: [u32; 3],
+        thread: u32,
+        offset: usize,
+    },
 }
 
 impl core::fmt::Display for EmuError {
@@ -70,6 +80,17 @@ impl core::fmt::Display for EmuError {
                 f,
                 "emulator: thread {thread} of block {block:?} exited with wgmma chains \
                  not waited for"
+            ),
+            EmuError::CopyRacesWgmma {
+                block,
+                thread,
+                offset,
+            } => write!(
+                f,
+                "emulator: in block {block:?}, thread {thread} issued a cp.async or wgmma \
+                 chain that meets the other in flight at shared byte {offset} (a buffer may \
+                 be refilled only after the wait of the chain that reads it, and read only \
+                 after the wait of the copy that fills it)"
             ),
         }
     }
@@ -104,6 +125,11 @@ pub(crate) struct Block {
     /// without it moving means nobody can move again.
     progress: Cell<u64>,
     warps: Vec<Warp>,
+    /// Shared memory that issued `wgmma` chains may still read (see `wgmma.rs`).
+    pub(crate) wgmma_reads: super::wgmma::InFlightReads,
+    /// The first copy and chain found racing: (thread, offset), see
+    /// [`EmuError::CopyRacesWgmma`].
+    pub(crate) copy_race: Cell<Option<(u32, usize)>>,
 }
 
 /// Per-thread state, reachable from the prims through [`CURRENT`].
@@ -158,6 +184,12 @@ pub(crate) fn block_dim() -> u32 {
 pub(crate) fn grid_dim() -> [u32; 3] {
     with_ctx(|_, b| b.dims.grid)
 }
+impl Block {
+    pub(crate) fn smem_base(&self) -> *mut u8 {
+        self.smem
+    }
+}
+
 pub(crate) fn dyn_smem() -> *mut u8 {
     with_ctx(|_, b| b.smem)
 }
@@ -302,6 +334,8 @@ fn run_block<F: Fn() + Sync>(
                 ],
             })
             .collect(),
+        wgmma_reads: Default::default(),
+        copy_race: Cell::new(None),
     };
     let ctxs: Vec<ThreadCtx> = (0..dims.block)
         .map(|tid| ThreadCtx {
@@ -377,6 +411,13 @@ fn run_block<F: Fn() + Sync>(
             fiber.force_unwind();
             stacks.push(fiber.into_stack());
         }
+    }
+    if let (Ok(()), Some((thread, offset))) = (&result, block.copy_race.get()) {
+        result = Err(EmuError::CopyRacesWgmma {
+            block: idx,
+            thread,
+            offset,
+        });
     }
     result
 }

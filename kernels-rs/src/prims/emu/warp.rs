@@ -149,7 +149,13 @@ pub(crate) struct CpAsyncQueue {
 /// when the copy is performed.
 pub(crate) unsafe fn cp_async_16(dst: SharedAddr, src: *const u8, src_bytes: u32) {
     // SAFETY: the queue belongs to the calling thread and is not aliased.
-    with_ctx(|c, _| unsafe {
+    with_ctx(|c, b| unsafe {
+        if b.copy_race.get().is_none() && b.wgmma_reads.overlaps(dst as usize, 16) {
+            b.copy_race
+                .set(Some((c.tid, dst as usize - b.smem_base() as usize)));
+        }
+        b.wgmma_reads
+            .copy_issued(dst as usize - b.smem_base() as usize);
         (*c.cp_async.get()).uncommitted.push(PendingCopy {
             dst: dst as *mut u8,
             src,
@@ -170,11 +176,13 @@ pub(crate) fn cp_async_commit() {
 
 /// `cp.async.wait_group N`: perform every committed group but the newest `n`.
 pub(crate) fn cp_async_wait(n: usize) {
-    with_ctx(|c, _| {
+    with_ctx(|c, b| {
         // SAFETY: as above.
         let q = unsafe { &mut *c.cp_async.get() };
         while q.committed.len() > n {
             for copy in q.committed.pop_front().into_iter().flatten() {
+                b.wgmma_reads
+                    .copy_performed(copy.dst as usize - b.smem_base() as usize);
                 // SAFETY: guaranteed by the caller of `cp_async_16`.
                 unsafe {
                     core::ptr::copy_nonoverlapping(copy.src, copy.dst, copy.src_bytes as usize);

@@ -14,6 +14,7 @@
 //! columns `8j + 2t + {0,1}`; an A fragment from registers is the
 //! `mma.m16n8k16` A fragment of the warp's 16 rows.
 
+use core::cell::{Cell, RefCell};
 use std::boxed::Box;
 use std::collections::VecDeque;
 use std::vec::Vec;
@@ -61,6 +62,19 @@ impl Operand {
         let addr =
             self.start + (mn / 64) * self.lbo + 2 * (mn % 64) + (k / 8) * self.sbo + (k % 8) * 128;
         Self::read(addr)
+    }
+
+    /// The bytes a K-major operand of `rows` rows spans over its 16 k-values.
+    fn k_major_span(&self, rows: usize) -> (usize, usize) {
+        let last = self.start + ((rows - 1) / 8) * self.sbo + ((rows - 1) % 8) * 128;
+        // The swizzle permutes 16-byte chunks within a 128-byte row.
+        (self.start & !127, (last & !127) + 128)
+    }
+
+    /// The bytes an MN-major operand of `cols` columns spans over 16 k-values.
+    fn mn_major_span(&self, cols: usize) -> (usize, usize) {
+        let last = self.start + ((cols - 1) / 64) * self.lbo + self.sbo + 7 * 128;
+        (self.start & !127, (last & !127) + 128)
     }
 
     fn read(addr: usize) -> u16 {
@@ -148,6 +162,99 @@ fn rs_accumulate<const N8: usize>(
     accumulate(acc, a_elem, |s, col, k| half_of(b[s].mn_major(col, k), ty));
 }
 
+/// Shared memory that issued chains may still read: one entry per chain
+/// and operand, registered by the first thread of the issuing warpgroup and
+/// removed when that thread's wait performs the chain. A `cp.async` into
+/// them, or a chain issued over a copy still pending, races on the GPU
+/// whatever order the emulator performs them in: the launch reports it.
+#[derive(Default)]
+pub(crate) struct InFlightReads {
+    next_id: Cell<u64>,
+    spans: RefCell<Vec<(u64, usize, usize)>>,
+    /// The block's `cp.async` copies issued and not yet performed, counted
+    /// per 16-byte chunk of shared memory (offset / 16): a chain issued over
+    /// one races too.
+    pending_copies: RefCell<Vec<u16>>,
+}
+
+impl InFlightReads {
+    fn add(&self, spans: &[(usize, usize)]) -> u64 {
+        let id = self.next_id.get();
+        self.next_id.set(id + 1);
+        let mut all = self.spans.borrow_mut();
+        all.extend(spans.iter().map(|&(lo, hi)| (id, lo, hi)));
+        id
+    }
+
+    fn remove(&self, id: u64) {
+        self.spans.borrow_mut().retain(|&(i, _, _)| i != id);
+    }
+
+    /// A copy to byte `offset` of shared memory was issued.
+    pub(crate) fn copy_issued(&self, offset: usize) {
+        let mut pending = self.pending_copies.borrow_mut();
+        if pending.len() <= offset / 16 {
+            pending.resize(offset / 16 + 1, 0);
+        }
+        pending[offset / 16] += 1;
+    }
+
+    /// A copy to byte `offset` of shared memory was performed.
+    pub(crate) fn copy_performed(&self, offset: usize) {
+        if let Some(n) = self.pending_copies.borrow_mut().get_mut(offset / 16) {
+            *n = n.saturating_sub(1);
+        }
+    }
+
+    /// The first pending copy's offset inside `spans` (addresses; `base`
+    /// the block's shared memory).
+    fn copy_into(&self, spans: &[(usize, usize)], base: usize) -> Option<usize> {
+        let pending = self.pending_copies.borrow();
+        spans
+            .iter()
+            .filter_map(|&(lo, hi)| {
+                let chunks = (lo - base) / 16..(hi - base).div_ceil(16).min(pending.len());
+                chunks.into_iter().find(|&i| pending[i] > 0).map(|i| 16 * i)
+            })
+            .min()
+    }
+
+    /// Whether `[addr, addr + len)` meets a span still being read.
+    pub(crate) fn overlaps(&self, addr: usize, len: usize) -> bool {
+        self.spans
+            .borrow()
+            .iter()
+            .any(|&(_, lo, hi)| addr < hi && lo < addr + len)
+    }
+}
+
+/// Registers `spans` for the calling warpgroup (its first thread only) and
+/// returns what the chain's performance must remove.
+fn register_reads(spans: &[(usize, usize)]) -> Option<u64> {
+    with_ctx(|c, b| {
+        if c.tid % 128 != 0 {
+            return None;
+        }
+        if let Some(offset) = b.wgmma_reads.copy_into(spans, b.smem_base() as usize)
+            && b.copy_race.get().is_none()
+        {
+            b.copy_race.set(Some((c.tid, offset)));
+        }
+        Some(b.wgmma_reads.add(spans))
+    })
+}
+
+fn unregister_reads(id: Option<u64>) {
+    if let Some(id) = id {
+        with_ctx(|_, b| b.wgmma_reads.remove(id));
+    }
+}
+
+/// The shared bytes of four k-steps of descriptors `d`.
+fn spans_of(d: &[u64; 4], span: impl Fn(&Operand) -> (usize, usize)) -> [(usize, usize); 4] {
+    d.map(|x| span(&Operand::decode(x)))
+}
+
 /// A thread's issued but unfinished asynchronous chains. A chain is performed
 /// when a `wait_group` covers its group, not when issued: it then reads shared
 /// memory and writes the accumulator, so a kernel that reuses an operand
@@ -183,8 +290,14 @@ pub(crate) unsafe fn wgmma_ss_issue<const N8: usize>(
     a: [u64; 4],
     b: [u64; 4],
 ) {
+    let mut spans = spans_of(&a, |o| o.k_major_span(64)).to_vec();
+    spans.extend(spans_of(&b, |o| o.k_major_span(8 * N8)));
+    let reads = register_reads(&spans);
     // SAFETY: guaranteed by the caller until the chain is performed.
-    queue_chain(Box::new(move || unsafe { wgmma_ss(ty, &mut *acc, a, b) }));
+    queue_chain(Box::new(move || {
+        unsafe { wgmma_ss(ty, &mut *acc, a, b) };
+        unregister_reads(reads);
+    }));
 }
 
 /// [`wgmma_rs`] issued without waiting.
@@ -198,9 +311,11 @@ pub(crate) unsafe fn wgmma_rs_issue<const N8: usize>(
     b: [u64; 4],
 ) {
     let frags = warp_exchange(a);
+    let reads = register_reads(&spans_of(&b, |o| o.mn_major_span(8 * N8)));
     // SAFETY: guaranteed by the caller until the chain is performed.
     queue_chain(Box::new(move || {
-        rs_accumulate(ty, unsafe { &mut *acc }, &frags, b)
+        rs_accumulate(ty, unsafe { &mut *acc }, &frags, b);
+        unregister_reads(reads);
     }));
 }
 
