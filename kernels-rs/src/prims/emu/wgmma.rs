@@ -16,9 +16,9 @@
 
 use core::cell::{Cell, RefCell};
 use std::boxed::Box;
-use std::collections::VecDeque;
 use std::vec::Vec;
 
+use super::groups::AsyncGroups;
 use super::sched::{dyn_smem, warp_exchange, with_ctx};
 use super::warp::{MmaType, half};
 
@@ -261,22 +261,11 @@ fn spans_of(d: &[u64; 4], span: impl Fn(&Operand) -> (usize, usize)) -> [(usize,
 /// buffer before waiting computes from the new contents on the emulator, as
 /// it could on the GPU. (A fragments from registers are gathered at issue:
 /// the kernel cannot change them afterwards.)
-#[derive(Default)]
-pub(crate) struct WgmmaQueue {
-    uncommitted: Vec<Box<dyn FnOnce()>>,
-    committed: VecDeque<Vec<Box<dyn FnOnce()>>>,
-}
-
-impl WgmmaQueue {
-    /// Whether nothing is issued and unfinished (checked when a thread exits).
-    pub(crate) fn is_empty(&self) -> bool {
-        self.uncommitted.is_empty() && self.committed.is_empty()
-    }
-}
+pub(crate) type WgmmaQueue = AsyncGroups<Box<dyn FnOnce()>>;
 
 fn queue_chain(chain: Box<dyn FnOnce()>) {
     // SAFETY: the queue belongs to the calling thread and is not aliased.
-    with_ctx(|c, _| unsafe { (*c.wgmma.get()).uncommitted.push(chain) })
+    with_ctx(|c, _| unsafe { (*c.wgmma.get()).issue(chain) })
 }
 
 /// [`wgmma_ss`] issued without waiting.
@@ -323,9 +312,7 @@ pub(crate) unsafe fn wgmma_rs_issue<const N8: usize>(
 pub(crate) fn wgmma_commit() {
     with_ctx(|c, _| {
         // SAFETY: as in `queue_chain`.
-        let q = unsafe { &mut *c.wgmma.get() };
-        let group = core::mem::take(&mut q.uncommitted);
-        q.committed.push_back(group);
+        unsafe { (*c.wgmma.get()).commit() };
     })
 }
 
@@ -340,14 +327,13 @@ pub(crate) fn wgmma_wait(pending: usize) {
         // SAFETY: as in `queue_chain`.
         let q = unsafe { &mut *c.wgmma.get() };
         assert!(
-            q.uncommitted.is_empty(),
+            !q.has_uncommitted(),
             "wgmma.wait_group with issued chains not committed"
         );
-        let n = q.committed.len().saturating_sub(pending);
-        q.committed.drain(..n).collect::<Vec<_>>()
+        q.take_ready(pending)
     });
     // Performed outside the context borrow: a chain reads the context itself.
-    for chain in ready.into_iter().flatten() {
+    for chain in ready {
         chain();
     }
 }
