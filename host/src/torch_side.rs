@@ -935,27 +935,12 @@ mod tests {
     fn case() -> (Problem, [Tensor; 3]) {
         let p = Problem::new(2, 4, 2, 5, 7, 64, DType::Bf16, true);
         let mut rng = StdRng::seed_from_u64(7);
-        let q = Tensor::random(
-            DType::Bf16,
-            OperandValues::Dtype,
-            [2, 5, 4, 64],
-            Layout::Bhsd,
-            &mut rng,
-        );
-        let k = Tensor::random(
-            DType::Bf16,
-            OperandValues::Dtype,
-            [2, 7, 2, 64],
-            Layout::Bshd,
-            &mut rng,
-        );
-        let v = Tensor::random(
-            DType::Bf16,
-            OperandValues::Dtype,
-            [2, 7, 2, 64],
-            Layout::Bshd,
-            &mut rng,
-        );
+        let mut random = |shape, layout| {
+            Tensor::random(DType::Bf16, OperandValues::Dtype, shape, layout, &mut rng)
+        };
+        let q = random([2, 5, 4, 64], Layout::Bhsd);
+        let k = random([2, 7, 2, 64], Layout::Bshd);
+        let v = random([2, 7, 2, 64], Layout::Bshd);
         (p, [q, k, v])
     }
 
