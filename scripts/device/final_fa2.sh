@@ -8,7 +8,7 @@
 export TILEATTN_TUNE_CACHE="$R/tune-cache.json"
 start_trace "$R/smi.csv" 500
 SECONDS=0
-timeout 220 $B tune --suite fa2 > "$R/tune.txt" 2>&1
+timeout 330 $B tune --suite fa2 > "$R/tune.txt" 2>&1
 echo "tune exit $? after ${SECONDS}s"
 pack
 OUT="$R" bash scripts/device/suite.sh fa2 "${1:-flash,cudnn}" 220
