@@ -20,7 +20,11 @@
 //! 16k-token shape from spending minutes on the scalar baseline kernel.
 //!
 //! The winner is *distinguishable* from the runner-up when the bootstrap CI of
-//! median(runner-up)/median(winner) lies entirely above 1.
+//! median(runner-up)/median(winner) lies entirely above 1. When it is not,
+//! the two play a [`Playoff`]: one ranking pass times each candidate once,
+//! in turn, at whatever clock the GPU holds then, and at the power cap that
+//! state alone can move a median by 1–2% (measured on the H200,
+//! `results/h200/ratchet/final/README.md`).
 
 use std::time::{Duration, Instant};
 
@@ -32,7 +36,7 @@ use crate::runfile::{Correctness, Measurement, StopReason};
 use crate::stats::{StopRule, bootstrap_ratio_ci};
 use crate::timing::{Timer, TimingConfig};
 use crate::tune_cache::{Bucket, Entry, RunnerUp, Strategy, Winner, rfc3339_utc};
-use crate::workload::{Verdict, Workload, verify_and_time};
+use crate::workload::{Verdict, Workload, time_verified, verify_and_time};
 use crate::{Error, Result};
 
 /// How to tune.
@@ -87,8 +91,44 @@ pub struct Tuned {
     /// CI of median(runner-up)/median(winner), when there is a runner-up.
     pub margin: Option<crate::stats::RatioCi>,
     pub distinguishable: bool,
+    /// The tie-break, when the first ranking could not separate its two
+    /// fastest candidates.
+    pub playoff: Option<Playoff>,
     pub elapsed_s: f64,
     pub verified_rows: usize,
+}
+
+/// Rounds of a [`Playoff`].
+pub const PLAYOFF_ROUNDS: usize = 3;
+
+/// The two fastest candidates of a ranking that could not tell them apart,
+/// timed again in [`PLAYOFF_ROUNDS`] rounds, back to back within a round
+/// (so both run at the same clock and temperature), alternating which goes
+/// first. The round with the median ratio decides, and its two measurements
+/// replace the first ones: the ranking, the margin and the cache then show
+/// the medians the choice rests on.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Playoff {
+    /// The first ranking's winner and runner-up.
+    pub variants: [&'static str; 2],
+    /// median(runner-up) / median(winner) of each round, in the first
+    /// ranking's terms: below 1, the runner-up was faster in that round.
+    pub ratios: Vec<f64>,
+}
+
+impl Playoff {
+    /// The round that decides: the one with the median ratio (the lower
+    /// middle one for an even count).
+    pub fn deciding_round(&self) -> usize {
+        let mut order: Vec<usize> = (0..self.ratios.len()).collect();
+        order.sort_by(|&a, &b| self.ratios[a].total_cmp(&self.ratios[b]));
+        order[(order.len() - 1) / 2]
+    }
+
+    /// Whether the playoff reversed the first ranking.
+    pub fn reversed(&self) -> bool {
+        self.ratios[self.deciding_round()] < 1.0
+    }
 }
 
 impl Tuned {
@@ -213,16 +253,90 @@ pub fn tune(
         }
     }
     rank(&mut outcomes);
-    let (margin, distinguishable) = margin(&outcomes, &cfg.timing.rule)?;
+    let (mut margin_ci, mut distinguishable) = margin(&outcomes, &cfg.timing.rule)?;
+    let mut playoff = None;
+    if !distinguishable && margin_ci.is_some() && !out_of_time() {
+        playoff = Some(play_off(
+            timer,
+            &w,
+            &candidates,
+            &mut outcomes,
+            &cfg.timing,
+        )?);
+        rank(&mut outcomes);
+        (margin_ci, distinguishable) = margin(&outcomes, &cfg.timing.rule)?;
+    }
     Ok(Tuned {
         problem: p.key(),
         strategy: cfg.strategy,
         candidates: outcomes,
-        margin,
+        margin: margin_ci,
         distinguishable,
+        playoff,
         elapsed_s: start.elapsed().as_secs_f64(),
         verified_rows: w.check_rows(),
     })
+}
+
+/// The [`Playoff`] of the two fastest timed candidates of the ranked
+/// `outcomes`; their measurements become those of the deciding round.
+fn play_off(
+    timer: &mut Timer,
+    w: &Workload,
+    candidates: &[&'static Variant],
+    outcomes: &mut [Candidate],
+    timing: &TimingConfig,
+) -> Result<Playoff> {
+    let leaders = outcomes
+        .iter()
+        .filter_map(|c| match &c.outcome {
+            Outcome::Timed { measurement, .. } => Some((c.variant, measurement)),
+            _ => None,
+        })
+        .take(2)
+        .map(|(name, m)| {
+            let v = candidates.iter().find(|v| v.name == name);
+            match (v, &m.correctness) {
+                (Some(v), Some(ok)) => Ok((*v, ok.clone())),
+                _ => Err(Error::Invalid(format!(
+                    "playoff: {name} is not a verified candidate"
+                ))),
+            }
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let [(first, first_ok), (second, second_ok)] = <[_; 2]>::try_from(leaders)
+        .map_err(|_| Error::Invalid("a playoff needs two timed candidates".into()))?;
+    let mut rounds = Vec::with_capacity(PLAYOFF_ROUNDS);
+    for round in 0..PLAYOFF_ROUNDS {
+        let mut time =
+            |v: &Variant, ok: &Correctness| time_verified(timer, w, v, timing, ok.clone());
+        let (a, b) = if round % 2 == 0 {
+            let a = time(first, &first_ok)?;
+            (a, time(second, &second_ok)?)
+        } else {
+            let b = time(second, &second_ok)?;
+            (time(first, &first_ok)?, b)
+        };
+        rounds.push((a, b));
+    }
+    let playoff = Playoff {
+        variants: [first.name, second.name],
+        ratios: rounds
+            .iter()
+            .map(|(a, b)| b.summary.median_ms / a.summary.median_ms)
+            .collect(),
+    };
+    let (a, b) = rounds.swap_remove(playoff.deciding_round());
+    for c in outcomes.iter_mut() {
+        if let Outcome::Timed { measurement, .. } = &mut c.outcome {
+            if c.variant == first.name {
+                **measurement = a.clone();
+            } else if c.variant == second.name {
+                **measurement = b.clone();
+            }
+        }
+    }
+    Ok(playoff)
 }
 
 /// The candidates for `p`, the default heuristic's pick first, then the rest of
@@ -335,5 +449,31 @@ mod tests {
                 .all(|x| x.min_samples >= 5 && x.min_samples <= x.max_samples)
         );
         assert_eq!(halving_rounds(&full, 1).len(), 1);
+    }
+
+    fn playoff(ratios: &[f64]) -> Playoff {
+        Playoff {
+            variants: ["a", "b"],
+            ratios: ratios.to_vec(),
+        }
+    }
+
+    #[test]
+    fn the_round_with_the_median_ratio_decides_a_playoff() {
+        // The H200's tie (results/h200/final): the runner-up faster in two
+        // rounds of three, slower in one.
+        let p = playoff(&[0.981, 1.004, 0.977]);
+        assert_eq!(p.deciding_round(), 0);
+        assert!(p.reversed());
+        // One outlying round cannot reverse the ranking.
+        let p = playoff(&[1.01, 0.90, 1.002]);
+        assert_eq!(p.deciding_round(), 2);
+        assert!(!p.reversed());
+        // Even counts take the lower middle, so a split favours the runner-up
+        // only if its better round is the lower one.
+        assert_eq!(playoff(&[1.02, 0.99]).deciding_round(), 1);
+        assert!(playoff(&[1.02, 0.99]).reversed());
+        // A dead heat keeps the first ranking.
+        assert!(!playoff(&[1.0, 1.0, 1.0]).reversed());
     }
 }

@@ -160,18 +160,36 @@ pub fn verify_and_time(
     if prune_above_ms.is_some_and(|cut| first_run_ms > cut) {
         return Ok(Verdict::Pruned { first_run_ms });
     }
+    Ok(Verdict::Timed(Box::new(time_verified(
+        timer,
+        w,
+        v,
+        cfg,
+        correctness,
+    )?)))
+}
+
+/// Time `v` on `w` (already verified, with `correctness` as its result):
+/// one [`Measurement`].
+pub fn time_verified(
+    timer: &mut Timer,
+    w: &Workload,
+    v: &Variant,
+    cfg: &TimingConfig,
+    correctness: Correctness,
+) -> Result<Measurement> {
+    let dev = timer.device();
     let launches = w.launches(dev, v)?;
     let refs: Vec<&dyn Launch> = launches.iter().map(|l| l as &dyn Launch).collect();
     let timed = timer.time(&refs, cfg)?;
-    let m = measurement(
+    measurement(
         &w.problem,
         ("tileattn", Some(v.name)),
         timed,
         cfg,
         dev.info.l2_bytes,
         correctness,
-    )?;
-    Ok(Verdict::Timed(Box::new(m)))
+    )
 }
 
 /// The run-file form of a timing of `implementation` (with tileattn's

@@ -21,3 +21,15 @@ start_trace() {
   trace_pid=$!
 }
 stop_trace() { kill "$trace_pid" 2> /dev/null; }
+
+# sweep FILE LIMIT_S CHECK_ARGS...: `tileattn check CHECK_ARGS` into $R/FILE,
+# bounded by LIMIT_S seconds; echoes its exit status, time and last line,
+# then packs.
+sweep() {
+  local file=$1 limit=$2 start=$EPOCHSECONDS
+  shift 2
+  timeout "$limit" $B check "$@" > "$R/$file" 2>&1
+  echo "$file exit $? after $((EPOCHSECONDS - start))s"
+  tail -1 "$R/$file"
+  pack
+}

@@ -17,7 +17,4 @@ done
 echo "tie after ${SECONDS}s"
 stop_trace
 pack
-SECONDS=0
-timeout 190 $B check --family v2 --cases 1000 --seed 84 > "$R/check-v2-1000.txt" 2>&1
-echo "check v2 exit $? after ${SECONDS}s"; tail -1 "$R/check-v2-1000.txt"
-pack
+sweep check-v2-1000.txt 190 --family v2 --cases 1000 --seed 84

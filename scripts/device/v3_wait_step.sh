@@ -31,8 +31,6 @@ for run in old new; do
   rm -f "$R/bench-$run"/*.svg
   pack
 done
-SECONDS=0
-timeout 230 $B check --family v1 --cases 1000 --seed 81 > "$R/check-v1-1000.txt" 2>&1
-echo "check v1 exit $? after ${SECONDS}s"; tail -1 "$R/check-v1-1000.txt"
+sweep check-v1-1000.txt 230 --family v1 --cases 1000 --seed 81
 stop_trace
 pack

@@ -157,6 +157,24 @@ fn print_tuned(p: &Problem, t: &Tuned) {
             Outcome::Skipped => println!("  SKIPPED {}: the time budget ran out", c.variant),
         }
     }
+    if let Some(po) = &t.playoff {
+        let ratios: Vec<String> = po.ratios.iter().map(|r| format!("{r:.3}")).collect();
+        println!(
+            "playoff: {} and {} were not distinguishable, so each was timed again in {} rounds \
+             (back to back, alternating which went first): second/first = {}; round {} (the median) \
+             decides{} and its medians are the ones above",
+            po.variants[0],
+            po.variants[1],
+            ratios.len(),
+            ratios.join(", "),
+            po.deciding_round() + 1,
+            if po.reversed() {
+                ", reversing the first ranking,"
+            } else {
+                ""
+            }
+        );
+    }
     match (&t.margin, t.winner()) {
         (Some(m), Some((w, _))) => println!(
             "winner {w}: runner-up/winner = {:.3} (95% CI {:.3}–{:.3}) — {}",
