@@ -59,39 +59,58 @@ fn every_entry_point_is_in_the_ptx_of_its_archs() {
 #[test]
 fn every_variant_assembles_without_spills_stack_or_serialized_wgmma() {
     let reg = tileattn::registry();
-    for m in reg.modules {
-        for arch in ptxas::report_targets(m.arch) {
-            let report = ptxas::assemble(m.ptx, arch).unwrap_or_else(|e| panic!("{e}"));
-            for v in reg.variants.iter().filter(|v| v.archs.contains(&m.arch)) {
-                let r = report
-                    .iter()
-                    .find(|r| r.entry == v.name)
-                    .unwrap_or_else(|| panic!("ptxas did not report {}", v.name));
+    // One ptxas per (module, target), all at once: each is single-threaded,
+    // and together they were the test suite's second-longest step.
+    let jobs: Vec<_> = reg
+        .modules
+        .iter()
+        .flat_map(|m| {
+            ptxas::report_targets(m.arch)
+                .into_iter()
+                .map(move |arch| (m, arch))
+        })
+        .collect();
+    let reports: Vec<_> = std::thread::scope(|s| {
+        let running: Vec<_> = jobs
+            .iter()
+            .map(|&(m, arch)| s.spawn(move || ptxas::assemble(m.ptx, arch)))
+            .collect();
+        running
+            .into_iter()
+            .map(|h| h.join().expect("ptxas thread"))
+            .collect()
+    });
+    for (&(m, arch), report) in jobs.iter().zip(reports) {
+        let report = report.unwrap_or_else(|e| panic!("{e}"));
+        for v in reg.variants.iter().filter(|v| v.archs.contains(&m.arch)) {
+            let r = report
+                .iter()
+                .find(|r| r.entry == v.name)
+                .unwrap_or_else(|| panic!("ptxas did not report {}", v.name));
+            assert_eq!(
+                (r.spill_store_bytes, r.spill_load_bytes),
+                (0, 0),
+                "{} spills on {arch}: {r:?}",
+                v.name
+            );
+            // The tensor-core kernels keep every fragment in registers: a
+            // stack frame means an array is indexed dynamically (a loop LLVM
+            // did not unroll), which once cost v1 a 15× slowdown.
+            if v.tile.family.pipelined() {
                 assert_eq!(
-                    (r.spill_store_bytes, r.spill_load_bytes),
-                    (0, 0),
-                    "{} spills on {arch}: {r:?}",
-                    v.name
-                );
-                // The tensor-core kernels keep every fragment in registers: a
-                // stack frame means an array is indexed dynamically (a loop LLVM
-                // did not unroll), which once cost v1 a 15× slowdown.
-                if v.tile.family.pipelined() {
-                    assert_eq!(
-                        r.stack_bytes, 0,
-                        "{} uses local memory on {arch}: {r:?}",
-                        v.name
-                    );
-                }
-                // A kernel whose wgmma ptxas serializes overlaps nothing with
-                // its products (v3's whole point); ptxas does it when a
-                // non-wgmma instruction writes an accumulator in flight.
-                assert!(
-                    !r.wgmma_serialized,
-                    "ptxas serializes the wgmma of {} on {arch}",
+                    r.stack_bytes, 0,
+                    "{} uses local memory on {arch}: {r:?}",
                     v.name
                 );
             }
+            // A kernel whose wgmma ptxas serializes overlaps nothing with
+            // its products (v3's whole point); ptxas does it when a
+            // non-wgmma instruction writes an accumulator in flight.
+            assert!(
+                !r.wgmma_serialized,
+                "ptxas serializes the wgmma of {} on {arch}",
+                v.name
+            );
         }
     }
 }
