@@ -237,7 +237,7 @@ impl Device {
     /// Upload inputs and allocate poisoned outputs for one launch of `p`.
     pub fn operands(&self, p: &Problem, q: &Tensor, k: &Tensor, v: &Tensor) -> Result<Operands> {
         Ok(Operands {
-            q: self.upload(q)?,
+            q: self.upload(&launch::staged_q(p, q))?,
             k: self.upload(k)?,
             v: self.upload(v)?,
             o: self.poisoned(p, Layout::Bshd)?,

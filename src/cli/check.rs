@@ -3,8 +3,9 @@
 use std::process::ExitCode;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use tileattn::host::Error;
 use tileattn::host::check::{self, CaseSpace, Cases, Executor};
+use tileattn::host::problem::Problem;
+use tileattn::host::{Error, memory};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -87,6 +88,37 @@ pub fn run(args: Args) -> tileattn::host::Result<ExitCode> {
     }
     let seed = args.seed.unwrap_or_else(rand::random);
     let shapes = args.shapes.as_deref().map(parse_shapes).transpose()?;
+    // The workers to use (the f64 reference dominates; one per core).
+    let workers = args
+        .workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    if shapes.is_none() {
+        for v in &variants {
+            let p = CaseSpace { max_seqlen }.largest(v);
+            p.validate()
+                .and_then(|()| memory::check_host(&p, workers))
+                .map_err(|e| Error::Invalid(format!("--max-seqlen {max_seqlen}: {e}")))?;
+        }
+    }
+    // Every fixed shape, for every variant, is checked before anything runs:
+    // an invalid or too large one is invalid input, not a failed case.
+    for &[b, hq, hkv, sq, sk] in shapes.iter().flatten() {
+        for v in &variants {
+            let p = Problem::new(
+                b,
+                hq,
+                hkv,
+                sq,
+                sk,
+                v.tile.head_dim as u32,
+                v.dtype,
+                v.causal,
+            );
+            p.validate()
+                .and_then(|()| memory::check_host(&p, workers))
+                .map_err(|e| Error::Invalid(format!("--shapes `{b},{hq},{hkv},{sq},{sk}`: {e}")))?;
+        }
+    }
     let cases_for = |i: usize| match &shapes {
         Some(s) => Cases::Shapes(s.clone()),
         None => Cases::Random {
@@ -106,10 +138,6 @@ pub fn run(args: Args) -> tileattn::host::Result<ExitCode> {
             format!(", inputs on {} values", values.name())
         }
     );
-    // The GPU run is cheap; the f64 reference is not: one worker per core.
-    let workers = args
-        .workers
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
 
     let bar = ProgressBar::new(variants.len() as u64 * per_variant as u64);
     bar.set_style(
