@@ -1,6 +1,7 @@
-//! What one problem needs in host memory, checked against what the machine
-//! has before anything is allocated: a shape too big for the machine is
-//! invalid input (exit 2), not an allocation failure that aborts the process.
+//! What one problem needs in host and device memory, checked against what
+//! the machine has before anything is allocated: a shape too big for the
+//! machine is invalid input (exit 2), not an allocation failure that aborts
+//! the process.
 
 use crate::problem::Problem;
 use crate::{Error, Result};
@@ -44,6 +45,27 @@ pub fn check_host(p: &Problem, copies: usize) -> Result<()> {
     }
 }
 
+/// Device bytes of one launch of `p`: Q, K, V and O in 16 bits, LSE in f32.
+pub fn device_bytes(p: &Problem) -> u128 {
+    let q = p.batch as u128 * p.seqlen_q as u128 * p.heads_q as u128 * p.head_dim as u128;
+    let kv = p.batch as u128 * p.seqlen_k as u128 * p.heads_kv as u128 * p.head_dim as u128;
+    let rows = p.batch as u128 * p.heads_q as u128 * p.seqlen_q as u128;
+    2 * (2 * q + 2 * kv) + 4 * rows
+}
+
+/// Refuse a launch of `p` that needs more than the `free` bytes the device has.
+pub fn check_device(p: &Problem, free: u128) -> Result<()> {
+    let need = device_bytes(p);
+    if need > free {
+        return Err(Error::Invalid(format!(
+            "{p} needs about {} of GPU memory, the GPU has {} free",
+            gib(need),
+            gib(free)
+        )));
+    }
+    Ok(())
+}
+
 fn gib(bytes: u128) -> String {
     format!("{:.1} GiB", bytes as f64 / (1u64 << 30) as f64)
 }
@@ -71,6 +93,9 @@ mod tests {
             huge.validate().is_ok(),
             "valid for the kernels, too big for a host"
         );
+        let e = check_device(&huge, 80 << 30).unwrap_err().to_string();
+        assert!(e.contains("of GPU memory"), "{e}");
+        assert!(check_device(&small, 1 << 20).is_ok());
         if available_host_bytes().is_some() {
             let e = check_host(&huge, 1).unwrap_err().to_string();
             assert!(e.contains("of host memory"), "{e}");

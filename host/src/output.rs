@@ -73,14 +73,21 @@ pub fn clean_up_on_signals() -> Result<()> {
     std::thread::spawn(move || {
         if let Some(sig) = signals.forever().next() {
             // The lock waits out a commit in progress; it is never released.
-            let paths = live();
-            for p in paths.iter() {
-                let _ = std::fs::remove_file(p);
-            }
+            let _held = remove_live();
             std::process::exit(128 + sig);
         }
     });
     Ok(())
+}
+
+/// Remove every live temporary file; the list stays locked while the guard
+/// lives, so nothing new is staged or committed after.
+fn remove_live() -> MutexGuard<'static, Vec<PathBuf>> {
+    let paths = live();
+    for p in paths.iter() {
+        let _ = std::fs::remove_file(p);
+    }
+    paths
 }
 
 /// What is at an output path now.
@@ -475,6 +482,17 @@ mod tests {
         assert!(batch.commit().is_err());
         assert_eq!(std::fs::read(&a).unwrap(), b"old a");
         assert_eq!(names(dir.path()), ["a", "b"]);
+    }
+
+    #[test]
+    fn a_signal_leaves_no_temporary_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut batch = Batch::new();
+        batch.add(&dir.path().join("o.npy"), b"staged").unwrap();
+        assert_eq!(names(dir.path()).len(), 1, "the staged temporary");
+        drop(remove_live());
+        assert!(names(dir.path()).is_empty());
+        drop(batch);
     }
 
     #[test]
