@@ -62,6 +62,11 @@ pub fn run(args: Args) -> tileattn::host::Result<ExitCode> {
             "no variant matches --variant and --family together".into(),
         ));
     }
+    if args.cases == 0 && args.shapes.is_none() {
+        return Err(Error::Invalid(
+            "--cases must be at least 1: a sweep of no case checks nothing".into(),
+        ));
+    }
     if args.workers == Some(0) {
         return Err(Error::Invalid("--workers must be at least 1".into()));
     }
@@ -88,6 +93,11 @@ pub fn run(args: Args) -> tileattn::host::Result<ExitCode> {
     }
     let seed = args.seed.unwrap_or_else(rand::random);
     let shapes = args.shapes.as_deref().map(parse_shapes).transpose()?;
+    if shapes.as_ref().is_some_and(Vec::is_empty) {
+        return Err(Error::Invalid(
+            "--shapes names no shape: a sweep of no case checks nothing".into(),
+        ));
+    }
     // The workers to use (the f64 reference dominates; one per core).
     let workers = args
         .workers
