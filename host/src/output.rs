@@ -51,9 +51,18 @@ fn live() -> MutexGuard<'static, Vec<PathBuf>> {
 struct LivePath(PathBuf);
 
 impl LivePath {
-    fn new(path: PathBuf) -> LivePath {
-        live().push(path.clone());
-        LivePath(path)
+    /// A new temporary file in `dir`, created and listed under the list's
+    /// lock, so no signal can come between the two.
+    fn create_in(dir: &Path) -> Result<(std::fs::File, LivePath)> {
+        let mut list = live();
+        let (file, temp) = tempfile::Builder::new()
+            .prefix(TEMP_PREFIX)
+            .tempfile_in(dir)
+            .map_err(|e| Error::io(dir, e))?
+            .into_parts();
+        let path = temp.keep().map_err(|e| Error::io(dir, e.error))?;
+        list.push(path.clone());
+        Ok((file, LivePath(path)))
     }
 }
 
@@ -299,13 +308,7 @@ impl Batch {
             .filter(|d| !d.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        let file = tempfile::Builder::new()
-            .prefix(TEMP_PREFIX)
-            .tempfile_in(dir)
-            .map_err(|e| Error::io(dir, e))?;
-        let (mut file, temp) = file.into_parts();
-        // Registered before anything else can fail, so it is always removed.
-        let temp = LivePath::new(temp.keep().map_err(|e| Error::io(dir, e.error))?);
+        let (mut file, temp) = LivePath::create_in(dir)?;
         file.write_all(bytes).map_err(|e| Error::io(&temp.0, e))?;
         let mode = match existing {
             Existing::File(p) => Some(p),
@@ -326,12 +329,21 @@ impl Batch {
     /// Rename every staged file into place. If one rename fails, the files
     /// already renamed are restored from hard-linked backups (or removed, if
     /// they are new) and the error is returned: all the new files or none.
+    /// The last file needs no backup (nothing after it can fail), so a single
+    /// file is one rename.
     pub fn commit(self) -> Result<Vec<PathBuf>> {
         let _no_signal_between_renames = live();
         let mut done: Vec<(&Staged, Option<PathBuf>)> = Vec::new();
-        for s in &self.staged {
+        let last = self.staged.len().saturating_sub(1);
+        for (i, s) in self.staged.iter().enumerate() {
             let result = check_target(&s.target)
-                .and_then(|_| backup(&s.target))
+                .and_then(|_| {
+                    if i < last {
+                        backup(&s.target)
+                    } else {
+                        Ok(None)
+                    }
+                })
                 .and_then(|b| {
                     std::fs::rename(&s.temp.0, &s.target)
                         .map(|()| b.clone())
