@@ -387,6 +387,30 @@ fn cases() -> Vec<Case> {
             "ran attn_fwd",
             &["o.npy"],
         ),
+        r(
+            "out is an empty path",
+            qkv,
+            &["--out", ""],
+            2,
+            "a value is required for '--out",
+            &[],
+        ),
+        r(
+            "out names a directory",
+            qkv,
+            &["--out", "{d}/new/"],
+            2,
+            "names no file",
+            &[],
+        ),
+        r(
+            "out in a directory no one may write",
+            qkv,
+            &["--out", "/proc/o.npy"],
+            2,
+            "cannot write in /proc",
+            &[],
+        ),
         // Shapes too large, malformed files.
         r(
             "npy shape overflows",

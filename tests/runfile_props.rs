@@ -92,7 +92,8 @@ proptest! {
     }
 
     /// A measured number replaced by one no measurement can have (or JSON
-    /// cannot hold) is rejected.
+    /// cannot hold) is rejected. (This found timed and pruned tuning
+    /// candidates without a median being accepted.)
     #[test]
     fn an_impossible_number_is_rejected(
         which in 0usize..10_000,

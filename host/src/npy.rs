@@ -1,6 +1,6 @@
 //! Minimal `.npy` reading and writing (NumPy format versions 1–3): float16 and
-//! float32 little-endian C-order arrays in, float32 out. Outputs are written to
-//! a temporary file and renamed, so a failed run never leaves half a file.
+//! float32 little-endian C-order arrays in, float32 out. Outputs go through
+//! [`crate::output`], so a failed run never leaves half a file.
 
 use std::path::Path;
 
@@ -8,8 +8,8 @@ use half::f16;
 
 use crate::{Error, Result};
 
-// Outputs go through the shared atomic writer; re-exported because the CLI
-// writes `.npy` files as `npy::write_atomic`.
+// Outputs go through the one writer of every file; re-exported for the
+// writers of single `.npy` files (the torch side's inputs, tests).
 pub use crate::output::write_atomic;
 
 const MAGIC: &[u8] = b"\x93NUMPY";

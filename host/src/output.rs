@@ -109,6 +109,12 @@ enum Existing {
 /// Check that `path` may be (re)written: nothing there, or a regular file
 /// that is writable (or read-only with `--replace-read-only`).
 fn check_target(path: &Path) -> Result<Existing> {
+    if path.as_os_str().is_empty() || path.as_os_str().as_encoded_bytes().ends_with(b"/") {
+        return Err(Error::Invalid(format!(
+            "output path `{}` names no file",
+            path.display()
+        )));
+    }
     let meta = match std::fs::symlink_metadata(path) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Existing::Nothing),
@@ -148,6 +154,44 @@ fn check_target(path: &Path) -> Result<Existing> {
         )));
     }
     Ok(Existing::File(permissions))
+}
+
+/// Check that a file can be created where `path` goes: its nearest existing
+/// ancestor is a directory this process can write in (probed with an
+/// unnamed temporary file, which leaves nothing behind).
+fn check_directory(path: &Path) -> Result<()> {
+    let dir = parent_of(path);
+    let mut existing = dir;
+    while std::fs::symlink_metadata(existing).is_err() {
+        match existing.parent() {
+            Some(p) if !p.as_os_str().is_empty() => existing = p,
+            _ => {
+                existing = Path::new(".");
+                break;
+            }
+        }
+    }
+    if !existing.is_dir() {
+        return Err(Error::Invalid(format!(
+            "{}: {} is not a directory",
+            path.display(),
+            existing.display()
+        )));
+    }
+    tempfile::tempfile_in(existing).map(drop).map_err(|e| {
+        Error::Invalid(format!(
+            "{}: cannot write in {}: {e}",
+            path.display(),
+            existing.display()
+        ))
+    })
+}
+
+/// The directory a file at `path` goes in (`.` for a bare name).
+fn parent_of(path: &Path) -> &Path {
+    path.parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
 }
 
 fn describe(kind: &std::fs::FileType) -> &'static str {
@@ -254,6 +298,7 @@ impl FilePlan {
     /// A file the command writes.
     pub fn output(&mut self, path: &Path) -> Result<&mut FilePlan> {
         check_target(path)?;
+        check_directory(path)?;
         let here = Location::of(path);
         let clash = |role: &str, other: &Path| {
             Err(Error::Invalid(format!(
@@ -303,10 +348,7 @@ impl Batch {
                 path.display()
             )));
         }
-        let dir = path
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
+        let dir = parent_of(path);
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let (mut file, temp) = LivePath::create_in(dir)?;
         file.write_all(bytes).map_err(|e| Error::io(&temp.0, e))?;
@@ -384,10 +426,7 @@ fn backup(path: &Path) -> Result<Option<PathBuf>> {
     if std::fs::symlink_metadata(path).is_err() {
         return Ok(None);
     }
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let dir = parent_of(path);
     let link = tempfile::Builder::new()
         .prefix(TEMP_PREFIX)
         .make_in(dir, |p| std::fs::hard_link(path, p))

@@ -72,6 +72,12 @@ pub fn run(args: Args) -> tileattn::host::Result<ExitCode> {
     }
     let values = super::measure_args::parse_operand_values(args.operand_values.as_deref())?
         .unwrap_or_default();
+    let shapes = args.shapes.as_deref().map(parse_shapes).transpose()?;
+    if shapes.as_ref().is_some_and(Vec::is_empty) {
+        return Err(Error::Invalid(
+            "--shapes names no shape: a sweep of no case checks nothing".into(),
+        ));
+    }
     let device = if args.emulate {
         None
     } else {
@@ -92,12 +98,6 @@ pub fn run(args: Args) -> tileattn::host::Result<ExitCode> {
         return Err(Error::Invalid("--max-seqlen must be at least 1".into()));
     }
     let seed = args.seed.unwrap_or_else(rand::random);
-    let shapes = args.shapes.as_deref().map(parse_shapes).transpose()?;
-    if shapes.as_ref().is_some_and(Vec::is_empty) {
-        return Err(Error::Invalid(
-            "--shapes names no shape: a sweep of no case checks nothing".into(),
-        ));
-    }
     // The workers to use (the f64 reference dominates; one per core).
     let workers = args
         .workers
@@ -107,7 +107,7 @@ pub fn run(args: Args) -> tileattn::host::Result<ExitCode> {
             let p = CaseSpace { max_seqlen }.largest(v);
             p.validate()
                 .and_then(|()| memory::check_host(&p, workers))
-                .map_err(|e| Error::Invalid(format!("--max-seqlen {max_seqlen}: {e}")))?;
+                .map_err(|e| in_context(&format!("--max-seqlen {max_seqlen}"), e))?;
         }
     }
     // Every fixed shape, for every variant, is checked before anything runs:
@@ -126,7 +126,7 @@ pub fn run(args: Args) -> tileattn::host::Result<ExitCode> {
             );
             p.validate()
                 .and_then(|()| memory::check_host(&p, workers))
-                .map_err(|e| Error::Invalid(format!("--shapes `{b},{hq},{hkv},{sq},{sk}`: {e}")))?;
+                .map_err(|e| in_context(&format!("--shapes `{b},{hq},{hkv},{sq},{sk}`"), e))?;
         }
     }
     let cases_for = |i: usize| match &shapes {
@@ -198,6 +198,14 @@ pub fn run(args: Args) -> tileattn::host::Result<ExitCode> {
 }
 
 /// A variant's row of the verdict table, and one line per failed case.
+/// An invalid-input error with the option that caused it in front.
+fn in_context(option: &str, e: Error) -> Error {
+    match e {
+        Error::Invalid(m) => Error::Invalid(format!("{option}: {m}")),
+        e => e,
+    }
+}
+
 fn verdict_lines(s: &check::VariantSummary) -> String {
     let mut out = format!(
         "{:<48} {:>4}/{:<4} {:>12.3e} {:>12.3e}",
