@@ -124,508 +124,68 @@ fn r(
     c(name, setup, &[RUN, args].concat(), code, says, changes)
 }
 
+#[rustfmt::skip]
 fn cases() -> Vec<Case> {
     let ok_outputs: &'static [&'static str] = &["o.npy", "lse.npy"];
     vec![
         // Numbers outside the kernels' domain.
-        r(
-            "zero scale",
-            qkv,
-            &["--scale=0", "--out", "{d}/o.npy"],
-            2,
-            "must be finite and non-zero",
-            &[],
-        ),
-        r(
-            "NaN scale",
-            qkv,
-            &["--scale=NaN", "--out", "{d}/o.npy"],
-            2,
-            "must be finite and non-zero",
-            &[],
-        ),
-        r(
-            "infinite scale",
-            qkv,
-            &["--scale=inf", "--out", "{d}/o.npy"],
-            2,
-            "must be finite and non-zero",
-            &[],
-        ),
-        r(
-            "-inf scale",
-            qkv,
-            &["--scale=-inf", "--out", "{d}/o.npy"],
-            2,
-            "must be finite and non-zero",
-            &[],
-        ),
-        r(
-            "scale beyond f32",
-            qkv,
-            &["--scale=1e37", "--out", "{d}/o.npy"],
-            2,
-            "scores could reach",
-            &[],
-        ),
-        r(
-            "negative scale beyond f32",
-            qkv,
-            &["--scale=-1e37", "--out", "{d}/o.npy"],
-            2,
-            "scores could reach",
-            &[],
-        ),
-        r(
-            "NaN in q",
-            |d| poisoned(d, "q.npy", 3, f32::NAN),
-            &["--out", "{d}/o.npy"],
-            2,
-            "q[0, 0, 0, 3] is NaN",
-            &[],
-        ),
-        r(
-            "inf in k",
-            |d| poisoned(d, "k.npy", 64 * 3 + 1, f32::INFINITY),
-            &["--out", "{d}/o.npy"],
-            2,
-            "k[0, 1, 1, 1] is inf",
-            &[],
-        ),
-        r(
-            "-inf in v",
-            |d| poisoned(d, "v.npy", 600, f32::NEG_INFINITY),
-            &["--out", "{d}/o.npy"],
-            2,
-            "v[0, 4, 1, 24] is -inf",
-            &[],
-        ),
-        r(
-            "f32 beyond f16",
-            |d| poisoned(d, "v.npy", 0, 1e5),
-            &["--out", "{d}/o.npy"],
-            2,
-            "v[0, 0, 0, 0] = 1e5 is beyond f16's range",
-            &[],
-        ),
-        r(
-            "f32 beyond bf16",
-            |d| poisoned(d, "q.npy", 9, 3.4e38),
-            &["--dtype", "bf16", "--out", "{d}/o.npy"],
-            2,
-            "q[0, 0, 0, 9] = 3.4e38 is beyond bf16's range",
-            &[],
-        ),
-        r(
-            "bf16 scores beyond f32",
-            |d| poisoned(d, "q.npy", 9, 1e37),
-            &["--dtype", "bf16", "--out", "{d}/o.npy"],
-            2,
-            "scores could reach",
-            &[],
-        ),
-        r(
-            "negative scale runs",
-            qkv,
-            &[
-                "--scale=-0.125",
-                "--out",
-                "{d}/o.npy",
-                "--lse",
-                "{d}/lse.npy",
-            ],
-            0,
-            "ran attn_fwd",
-            ok_outputs,
-        ),
-        r(
-            "large scale runs",
-            qkv,
-            &["--scale=1e6", "--out", "{d}/o.npy", "--lse", "{d}/lse.npy"],
-            0,
-            "ran attn_fwd",
-            ok_outputs,
-        ),
-        r(
-            "scale past what f32 resolves",
-            qkv,
-            &["--scale=1e8", "--out", "{d}/o.npy"],
-            2,
-            "|scale| must be at most 2.124e6",
-            &[],
-        ),
-        r(
-            "negative scale past what f32 resolves",
-            qkv,
-            &["--scale=-3e6", "--out", "{d}/o.npy"],
-            2,
-            "|scale| must be at most 2.124e6",
-            &[],
-        ),
+        r("zero scale", qkv, &["--scale=0", "--out", "{d}/o.npy"], 2, "must be finite and non-zero", &[]),
+        r("NaN scale", qkv, &["--scale=NaN", "--out", "{d}/o.npy"], 2, "must be finite and non-zero", &[]),
+        r("infinite scale", qkv, &["--scale=inf", "--out", "{d}/o.npy"], 2, "must be finite and non-zero", &[]),
+        r("-inf scale", qkv, &["--scale=-inf", "--out", "{d}/o.npy"], 2, "must be finite and non-zero", &[]),
+        r("scale beyond f32", qkv, &["--scale=1e37", "--out", "{d}/o.npy"], 2, "scores could reach", &[]),
+        r("negative scale beyond f32", qkv, &["--scale=-1e37", "--out", "{d}/o.npy"], 2, "scores could reach", &[]),
+        r("NaN in q", |d| poisoned(d, "q.npy", 3, f32::NAN), &["--out", "{d}/o.npy"], 2, "q[0, 0, 0, 3] is NaN", &[]),
+        r("inf in k", |d| poisoned(d, "k.npy", 64 * 3 + 1, f32::INFINITY), &["--out", "{d}/o.npy"], 2, "k[0, 1, 1, 1] is inf", &[]),
+        r("-inf in v", |d| poisoned(d, "v.npy", 600, f32::NEG_INFINITY), &["--out", "{d}/o.npy"], 2, "v[0, 4, 1, 24] is -inf", &[]),
+        r("f32 beyond f16", |d| poisoned(d, "v.npy", 0, 1e5), &["--out", "{d}/o.npy"], 2, "v[0, 0, 0, 0] = 1e5 is beyond f16's range", &[]),
+        r("f32 beyond bf16", |d| poisoned(d, "q.npy", 9, 3.4e38), &["--dtype", "bf16", "--out", "{d}/o.npy"], 2, "q[0, 0, 0, 9] = 3.4e38 is beyond bf16's range", &[]),
+        r("bf16 scores beyond f32", |d| poisoned(d, "q.npy", 9, 1e37), &["--dtype", "bf16", "--out", "{d}/o.npy"], 2, "scores could reach", &[]),
+        r("negative scale runs", qkv, &["--scale=-0.125", "--out", "{d}/o.npy", "--lse", "{d}/lse.npy"], 0, "ran attn_fwd", ok_outputs),
+        r("large scale runs", qkv, &["--scale=1e6", "--out", "{d}/o.npy", "--lse", "{d}/lse.npy"], 0, "ran attn_fwd", ok_outputs),
+        r("scale past what f32 resolves", qkv, &["--scale=1e8", "--out", "{d}/o.npy"], 2, "|scale| must be at most 2.124e6", &[]),
+        r("negative scale past what f32 resolves", qkv, &["--scale=-3e6", "--out", "{d}/o.npy"], 2, "|scale| must be at most 2.124e6", &[]),
         // Outputs that would lose a file.
-        r(
-            "out is an input",
-            qkv,
-            &["--out", "{d}/q.npy"],
-            2,
-            "would overwrite the input",
-            &[],
-        ),
-        r(
-            "out is an input, spelled otherwise",
-            |d| {
-                qkv(d);
-                std::fs::create_dir(d.join("sub")).unwrap()
-            },
-            &["--out", "{d}/sub/../k.npy"],
-            2,
-            "would overwrite the input",
-            &[],
-        ),
-        r(
-            "out is a hard link to an input",
-            |d| {
-                qkv(d);
-                std::fs::hard_link(d.join("v.npy"), d.join("o.npy")).unwrap()
-            },
-            &["--out", "{d}/o.npy"],
-            2,
-            "would overwrite the input",
-            &[],
-        ),
-        r(
-            "out and lse are one file",
-            qkv,
-            &["--out", "{d}/x.npy", "--lse", "{d}/x.npy"],
-            2,
-            "would overwrite another output",
-            &[],
-        ),
-        r(
-            "out is a symbolic link",
-            |d| {
-                qkv(d);
-                std::fs::write(d.join("t.npy"), b"mine").unwrap();
-                std::os::unix::fs::symlink(d.join("t.npy"), d.join("o.npy")).unwrap()
-            },
-            &["--out", "{d}/o.npy"],
-            2,
-            "is a symbolic link to",
-            &[],
-        ),
-        r(
-            "lse is a dangling link",
-            |d| {
-                qkv(d);
-                std::os::unix::fs::symlink(d.join("gone"), d.join("lse.npy")).unwrap()
-            },
-            &["--out", "{d}/o.npy", "--lse", "{d}/lse.npy"],
-            2,
-            "which does not resolve",
-            &[],
-        ),
-        r(
-            "out is a FIFO",
-            |d| {
-                qkv(d);
-                mkfifo(&d.join("o.npy"))
-            },
-            &["--out", "{d}/o.npy"],
-            2,
-            "is a FIFO",
-            &[],
-        ),
-        r(
-            "out is a device",
-            qkv,
-            &["--out", "/dev/null"],
-            2,
-            "is a device",
-            &[],
-        ),
-        r(
-            "out is a directory",
-            |d| {
-                qkv(d);
-                std::fs::create_dir(d.join("o.npy")).unwrap()
-            },
-            &["--out", "{d}/o.npy"],
-            2,
-            "is a directory",
-            &[],
-        ),
-        r(
-            "out is read-only",
-            |d| {
-                qkv(d);
-                read_only(&d.join("o.npy"))
-            },
-            &["--out", "{d}/o.npy"],
-            2,
-            "is read-only",
-            &[],
-        ),
-        r(
-            "lse under a file",
-            |d| {
-                qkv(d);
-                std::fs::write(d.join("f"), b"x").unwrap()
-            },
-            &["--out", "{d}/o.npy", "--lse", "{d}/f/lse.npy"],
-            2,
-            "not a directory",
-            &[],
-        ),
-        r(
-            "read-only replaced when told",
-            |d| {
-                qkv(d);
-                read_only(&d.join("o.npy"))
-            },
-            &["--out", "{d}/o.npy", "--replace-read-only"],
-            0,
-            "ran attn_fwd",
-            &["o.npy"],
-        ),
-        r(
-            "out is an empty path",
-            qkv,
-            &["--out", ""],
-            2,
-            "a value is required for '--out",
-            &[],
-        ),
-        r(
-            "out names a directory",
-            qkv,
-            &["--out", "{d}/new/"],
-            2,
-            "names no file",
-            &[],
-        ),
-        r(
-            "out in a directory no one may write",
-            qkv,
-            &["--out", "/proc/o.npy"],
-            2,
-            "cannot write in /proc",
-            &[],
-        ),
+        r("out is an input", qkv, &["--out", "{d}/q.npy"], 2, "would overwrite the input", &[]),
+        r("out is an input, spelled otherwise", |d| { qkv(d); std::fs::create_dir(d.join("sub")).unwrap() }, &["--out", "{d}/sub/../k.npy"], 2, "would overwrite the input", &[]),
+        r("out is a hard link to an input", |d| { qkv(d); std::fs::hard_link(d.join("v.npy"), d.join("o.npy")).unwrap() }, &["--out", "{d}/o.npy"], 2, "would overwrite the input", &[]),
+        r("out and lse are one file", qkv, &["--out", "{d}/x.npy", "--lse", "{d}/x.npy"], 2, "would overwrite another output", &[]),
+        r("out is a symbolic link", |d| { qkv(d); std::fs::write(d.join("t.npy"), b"mine").unwrap(); std::os::unix::fs::symlink(d.join("t.npy"), d.join("o.npy")).unwrap() }, &["--out", "{d}/o.npy"], 2, "is a symbolic link to", &[]),
+        r("lse is a dangling link", |d| { qkv(d); std::os::unix::fs::symlink(d.join("gone"), d.join("lse.npy")).unwrap() }, &["--out", "{d}/o.npy", "--lse", "{d}/lse.npy"], 2, "which does not resolve", &[]),
+        r("out is a FIFO", |d| { qkv(d); mkfifo(&d.join("o.npy")) }, &["--out", "{d}/o.npy"], 2, "is a FIFO", &[]),
+        r("out is a device", qkv, &["--out", "/dev/null"], 2, "is a device", &[]),
+        r("out is a directory", |d| { qkv(d); std::fs::create_dir(d.join("o.npy")).unwrap() }, &["--out", "{d}/o.npy"], 2, "is a directory", &[]),
+        r("out is read-only", |d| { qkv(d); read_only(&d.join("o.npy")) }, &["--out", "{d}/o.npy"], 2, "is read-only", &[]),
+        r("lse under a file", |d| { qkv(d); std::fs::write(d.join("f"), b"x").unwrap() }, &["--out", "{d}/o.npy", "--lse", "{d}/f/lse.npy"], 2, "not a directory", &[]),
+        r("read-only replaced when told", |d| { qkv(d); read_only(&d.join("o.npy")) }, &["--out", "{d}/o.npy", "--replace-read-only"], 0, "ran attn_fwd", &["o.npy"]),
+        r("out is an empty path", qkv, &["--out", ""], 2, "a value is required for '--out", &[]),
+        r("out names a directory", qkv, &["--out", "{d}/new/"], 2, "names no file", &[]),
+        r("out in a directory no one may write", qkv, &["--out", "/proc/o.npy"], 2, "cannot write in /proc", &[]),
         // Shapes too large, malformed files.
-        r(
-            "npy shape overflows",
-            |d| {
-                qkv(d);
-                std::fs::write(d.join("q.npy"), huge_header()).unwrap()
-            },
-            &["--out", "{d}/o.npy"],
-            2,
-            "more elements than memory can address",
-            &[],
-        ),
-        r(
-            "npy truncated",
-            |d| {
-                qkv(d);
-                let b = std::fs::read(d.join("k.npy")).unwrap();
-                std::fs::write(d.join("k.npy"), &b[..b.len() - 1]).unwrap()
-            },
-            &["--out", "{d}/o.npy"],
-            2,
-            "truncated",
-            &[],
-        ),
+        r("npy shape overflows", |d| { qkv(d); std::fs::write(d.join("q.npy"), huge_header()).unwrap() }, &["--out", "{d}/o.npy"], 2, "more elements than memory can address", &[]),
+        r("npy truncated", |d| { qkv(d); let b = std::fs::read(d.join("k.npy")).unwrap(); std::fs::write(d.join("k.npy"), &b[..b.len() - 1]).unwrap() }, &["--out", "{d}/o.npy"], 2, "truncated", &[]),
         // Other commands.
-        c(
-            "check: a shape larger than memory",
-            |_| {},
-            &[
-                "check",
-                "--emulate",
-                "--shapes",
-                "1,1,1,2000000000,2000000000",
-            ],
-            2,
-            "of host memory",
-            &[],
-        ),
-        c(
-            "check: an empty shape",
-            |_| {},
-            &["check", "--emulate", "--shapes", "1,0,1,4,4"],
-            2,
-            "heads_q is 0",
-            &[],
-        ),
-        c(
-            "check: a seqlen the kernels cannot index",
-            |_| {},
-            &["check", "--emulate", "--max-seqlen", "4000000000"],
-            2,
-            "--max-seqlen 4000000000",
-            &[],
-        ),
+        c("check: a shape larger than memory", |_| {}, &[ "check", "--emulate", "--shapes", "1,1,1,2000000000,2000000000", ], 2, "of host memory", &[]),
+        c("check: an empty shape", |_| {}, &["check", "--emulate", "--shapes", "1,0,1,4,4"], 2, "heads_q is 0", &[]),
+        c("check: a seqlen the kernels cannot index", |_| {}, &["check", "--emulate", "--max-seqlen", "4000000000"], 2, "--max-seqlen 4000000000", &[]),
         // Reports, figures and baselines.
-        c(
-            "report of a run named .md",
-            |d| committed_run(d, "r.md"),
-            &["report", "{d}/r.md"],
-            0,
-            "",
-            &["r.md.md"],
-        ),
-        c(
-            "report over its run",
-            |d| committed_run(d, "r.json"),
-            &["report", "{d}/r.json", "--out", "{d}/r.json"],
-            2,
-            "would overwrite the input",
-            &[],
-        ),
-        c(
-            "report of malformed JSON",
-            |d| std::fs::write(d.join("r.json"), b"{\"schema_version\": 1, ").unwrap(),
-            &["report", "{d}/r.json"],
-            2,
-            "r.json",
-            &[],
-        ),
-        c(
-            "figure over its run",
-            |d| committed_run(d, "x-throughput.svg"),
-            &["plot", "{d}/x-throughput.svg", "--prefix", "x"],
-            2,
-            "would overwrite the input",
-            &[],
-        ),
-        c(
-            "figure over a link",
-            |d| {
-                committed_run(d, "r.json");
-                std::os::unix::fs::symlink(d.join("r.json"), d.join("r-cliff.svg")).unwrap()
-            },
-            &["plot", "{d}/r.json"],
-            2,
-            "is a symbolic link",
-            &[],
-        ),
-        c(
-            "ratchet raises a read-only baseline",
-            |d| {
-                committed_run(d, "cur.json");
-                committed_run(d, "base.json");
-                read_only(&d.join("base.json"))
-            },
-            &[
-                "ratchet",
-                "--baseline",
-                "{d}/base.json",
-                "--current",
-                "{d}/cur.json",
-                "--update",
-            ],
-            2,
-            "is read-only",
-            &[],
-        ),
-        c(
-            "ratchet raises the run itself",
-            |d| committed_run(d, "cur.json"),
-            &[
-                "ratchet",
-                "--baseline",
-                "{d}/cur.json",
-                "--current",
-                "{d}/cur.json",
-                "--update",
-            ],
-            2,
-            "would overwrite the input",
-            &[],
-        ),
-        c(
-            "ratchet starts a baseline over its run",
-            |d| committed_run(d, "cur.json"),
-            &[
-                "ratchet",
-                "--init",
-                "--baseline",
-                "{d}/cur.json",
-                "--current",
-                "{d}/cur.json",
-            ],
-            2,
-            "would overwrite the input",
-            &[],
-        ),
+        c("report of a run named .md", |d| committed_run(d, "r.md"), &["report", "{d}/r.md"], 0, "", &["r.md.md"]),
+        c("report over its run", |d| committed_run(d, "r.json"), &["report", "{d}/r.json", "--out", "{d}/r.json"], 2, "would overwrite the input", &[]),
+        c("report of malformed JSON", |d| std::fs::write(d.join("r.json"), b"{\"schema_version\": 1, ").unwrap(), &["report", "{d}/r.json"], 2, "r.json", &[]),
+        c("figure over its run", |d| committed_run(d, "x-throughput.svg"), &["plot", "{d}/x-throughput.svg", "--prefix", "x"], 2, "would overwrite the input", &[]),
+        c("figure over a link", |d| { committed_run(d, "r.json"); std::os::unix::fs::symlink(d.join("r.json"), d.join("r-cliff.svg")).unwrap() }, &["plot", "{d}/r.json"], 2, "is a symbolic link", &[]),
+        c("ratchet raises a read-only baseline", |d| { committed_run(d, "cur.json"); committed_run(d, "base.json"); read_only(&d.join("base.json")) }, &[ "ratchet", "--baseline", "{d}/base.json", "--current", "{d}/cur.json", "--update", ], 2, "is read-only", &[]),
+        c("ratchet raises the run itself", |d| committed_run(d, "cur.json"), &[ "ratchet", "--baseline", "{d}/cur.json", "--current", "{d}/cur.json", "--update", ], 2, "would overwrite the input", &[]),
+        c("ratchet starts a baseline over its run", |d| committed_run(d, "cur.json"), &[ "ratchet", "--init", "--baseline", "{d}/cur.json", "--current", "{d}/cur.json", ], 2, "would overwrite the input", &[]),
         // Options are checked before the GPU is even looked for (exit 3 without one).
-        c(
-            "time: a budget no clock holds",
-            |_| {},
-            &["time", "--shape", "1,2,64,64", "--sample-budget", "1e300"],
-            2,
-            "--sample-budget must be a positive number of seconds",
-            &[],
-        ),
-        c(
-            "tune: a budget no clock holds",
-            |_| {},
-            &["tune", "--shape", "1,2,64,64", "--budget", "1e300"],
-            2,
-            "--budget must be a positive number of seconds",
-            &[],
-        ),
-        c(
-            "time: a NaN CI width",
-            |_| {},
-            &["time", "--shape", "1,2,64,64", "--rel-ci", "NaN"],
-            2,
-            "relative half-width must be positive",
-            &[],
-        ),
-        c(
-            "time: no samples",
-            |_| {},
-            &["time", "--shape", "1,2,64,64", "--min-samples", "0"],
-            2,
-            "min_samples",
-            &[],
-        ),
-        c(
-            "check: no cases",
-            |_| {},
-            &["check", "--emulate", "--cases", "0"],
-            2,
-            "checks nothing",
-            &[],
-        ),
-        c(
-            "check: no shapes",
-            |_| {},
-            &["check", "--emulate", "--shapes", ";"],
-            2,
-            "checks nothing",
-            &[],
-        ),
-        c(
-            "time --out a device",
-            |_| {},
-            &["time", "--shape", "1,2,64,64", "--out", "/dev/null"],
-            2,
-            "is a device",
-            &[],
-        ),
-        c(
-            "bench over a FIFO",
-            |d| {
-                std::fs::create_dir(d.join("b")).unwrap();
-                mkfifo(&d.join("b/seed.md"))
-            },
-            &["bench", "--suite", "seed", "--out", "{d}/b"],
-            2,
-            "is a FIFO",
-            &[],
-        ),
+        c("time: a budget no clock holds", |_| {}, &["time", "--shape", "1,2,64,64", "--sample-budget", "1e300"], 2, "--sample-budget must be a positive number of seconds", &[]),
+        c("tune: a budget no clock holds", |_| {}, &["tune", "--shape", "1,2,64,64", "--budget", "1e300"], 2, "--budget must be a positive number of seconds", &[]),
+        c("time: a NaN CI width", |_| {}, &["time", "--shape", "1,2,64,64", "--rel-ci", "NaN"], 2, "relative half-width must be positive", &[]),
+        c("time: no samples", |_| {}, &["time", "--shape", "1,2,64,64", "--min-samples", "0"], 2, "min_samples", &[]),
+        c("check: no cases", |_| {}, &["check", "--emulate", "--cases", "0"], 2, "checks nothing", &[]),
+        c("check: no shapes", |_| {}, &["check", "--emulate", "--shapes", ";"], 2, "checks nothing", &[]),
+        c("time --out a device", |_| {}, &["time", "--shape", "1,2,64,64", "--out", "/dev/null"], 2, "is a device", &[]),
+        c("bench over a FIFO", |d| { std::fs::create_dir(d.join("b")).unwrap(); mkfifo(&d.join("b/seed.md")) }, &["bench", "--suite", "seed", "--out", "{d}/b"], 2, "is a FIFO", &[]),
     ]
 }
 

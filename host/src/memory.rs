@@ -11,10 +11,20 @@ use crate::{Error, Result};
 /// values, O written out) and the f64 reference of O; per element of K and
 /// V, the 16-bit tensor and its f32 copy; per row, LSE in f32 and f64.
 pub fn host_bytes(p: &Problem) -> u128 {
-    let q = p.batch as u128 * p.seqlen_q as u128 * p.heads_q as u128 * p.head_dim as u128;
-    let kv = p.batch as u128 * p.seqlen_k as u128 * p.heads_kv as u128 * p.head_dim as u128;
-    let rows = p.batch as u128 * p.heads_q as u128 * p.seqlen_q as u128;
+    let (q, kv, rows) = elements(p);
     q * (2 + 2 + 4 + 4 + 8) + 2 * kv * (2 + 4) + rows * (4 + 8)
+}
+
+/// Elements of Q (and O), of K (and V), and rows of LSE; in u128, which no
+/// product of u32 sizes overflows.
+fn elements(p: &Problem) -> (u128, u128, u128) {
+    let (b, d) = (p.batch as u128, p.head_dim as u128);
+    let rows = b * p.heads_q as u128 * p.seqlen_q as u128;
+    (
+        rows * d,
+        b * p.seqlen_k as u128 * p.heads_kv as u128 * d,
+        rows,
+    )
 }
 
 /// Memory the kernel says is available to new allocations (Linux's
@@ -47,9 +57,7 @@ pub fn check_host(p: &Problem, copies: usize) -> Result<()> {
 
 /// Device bytes of one launch of `p`: Q, K, V and O in 16 bits, LSE in f32.
 pub fn device_bytes(p: &Problem) -> u128 {
-    let q = p.batch as u128 * p.seqlen_q as u128 * p.heads_q as u128 * p.head_dim as u128;
-    let kv = p.batch as u128 * p.seqlen_k as u128 * p.heads_kv as u128 * p.head_dim as u128;
-    let rows = p.batch as u128 * p.heads_q as u128 * p.seqlen_q as u128;
+    let (q, kv, rows) = elements(p);
     2 * (2 * q + 2 * kv) + 4 * rows
 }
 
