@@ -25,7 +25,8 @@ use serde::{Deserialize, Serialize};
 use crate::problem::Problem;
 use crate::runfile::{CacheMode, Warmup};
 use crate::tensor::Tensor;
-use crate::timing::WarmupRule;
+use crate::stats::sample_adaptively;
+use crate::timing::{Timed, TimingConfig, WarmupRule, clock_check};
 use crate::timing::stream::FILLER_MIN;
 use crate::{Error, Result, npy};
 
@@ -791,6 +792,59 @@ impl Drop for TorchSide {
     }
 }
 
+/// One measurement of backend `b` by the adaptive rule: the samples, clock
+/// readings and warm-up the script reported; or why the script refused.
+pub fn time_backend(
+    torch: &mut TorchSide,
+    b: Backend,
+    sampling: &Sampling,
+    timing: &TimingConfig,
+) -> Result<std::result::Result<Timed, String>> {
+    let mut refused = None;
+    let mut first = true;
+    let mut warmup = None;
+    let mut clock_mhz = Vec::new();
+    let sampled = sample_adaptively(&timing.rule, |n| {
+        let reply = torch.sample(b, n as u32, std::mem::take(&mut first), sampling)?;
+        match reply {
+            Outcome::Done(s) => {
+                clock_mhz.extend(s.clock_or_nan());
+                if s.warmup.is_some() {
+                    warmup = s.warmup;
+                }
+                Ok(s.samples_ms)
+            }
+            Outcome::Unsupported(why) | Outcome::OutOfMemory(why) => {
+                refused = Some(why.clone());
+                Err(Error::Tool {
+                    tool: "torch baseline".into(),
+                    message: why,
+                })
+            }
+        }
+    });
+    // The filler still queued would run into whatever the GPU does next.
+    let ended = torch.end();
+    let (samples_ms, stop) = match (sampled, refused) {
+        (Ok(s), _) => s,
+        (Err(_), Some(why)) => return ended.map(|()| Err(why)),
+        // The first error says what went wrong; `end` fails after it too.
+        (Err(e), None) => return Err(e),
+    };
+    ended?;
+    let warmup = warmup.ok_or_else(|| {
+        Error::Invalid("the torch baseline reported no warm-up for its first samples".into())
+    })?;
+    Ok(Ok(Timed {
+        clock: clock_check(&clock_mhz),
+        samples_ms,
+        stop,
+        clock_mhz,
+        input_sets: 1,
+        warmup,
+    }))
+}
+
 /// Call `sink` with each line of `pipe` (invalid UTF-8 replaced, so garbage still
 /// reaches the error message) until the pipe ends or `sink` returns false.
 fn forward_lines(pipe: impl Read, mut sink: impl FnMut(String) -> bool) {
@@ -882,7 +936,6 @@ mod tests {
     use crate::runfile::{StopReason, Warmup};
     use crate::stats::StopRule;
     use crate::tensor::Layout;
-    use crate::timing::TimingConfig;
     use crate::timing::fake::{ClockModel, FakeGpu, LAUNCH_MS};
     use crate::timing::stream::SampleStream;
     use crate::timing::warmup::warm_up;
@@ -1325,7 +1378,7 @@ mod tests {
             ..TimingConfig::default()
         };
         let sampling = Sampling::cold(1 << 20, timing.warmup);
-        let timed = crate::bench::time_backend(&mut side, Backend::Cudnn, &sampling, &timing)
+        let timed = time_backend(&mut side, Backend::Cudnn, &sampling, &timing)
             .unwrap()
             .unwrap();
         assert_eq!(

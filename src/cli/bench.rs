@@ -5,10 +5,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use tileattn::host::bench::{self, BenchConfig};
-use tileattn::host::runfile::{CacheMode, Environment, RUN_SCHEMA_VERSION, RunFile};
+use tileattn::host::run_record;
+use tileattn::host::runfile::CacheMode;
 use tileattn::host::timing::Timer;
 use tileattn::host::torch_side::{self, Backend, Started, Timeouts};
-use tileattn::host::tune_cache::{BuildIdentity, TuneCache, rfc3339_utc};
+use tileattn::host::tune_cache::{BuildIdentity, TuneCache};
 use tileattn::host::{Error, Result, ceilings};
 
 use super::measure_args::TimingArgs;
@@ -127,7 +128,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         backends,
         seed: args.seed,
     };
-    let created_utc = rfc3339_utc(std::time::SystemTime::now());
+    let started = std::time::SystemTime::now();
     let (measurements, tuning) = bench::run(
         &mut timer,
         &reg,
@@ -138,16 +139,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
         &|line| eprintln!("{line}"),
     )?;
     cache.save()?;
-    let mut env = Environment::of(&dev, tileattn::COMMIT, measured_ceilings);
+    let mut env = run_record::environment(&dev, tileattn::COMMIT, measured_ceilings);
     env.torch_version = torch_version;
-    let run = RunFile {
-        schema_version: RUN_SCHEMA_VERSION,
-        suite: suite.clone(),
-        created_utc,
-        env,
-        measurements,
-        tuning,
-    };
+    let run = run_record::run_file(&suite, started, env, measurements, tuning);
     let path = args.out.join(format!("{suite}.json"));
     run.save(&path)?;
     println!("wrote {}", path.display());

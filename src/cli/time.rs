@@ -3,12 +3,13 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::SystemTime;
 
 use tileattn::host::ceilings;
 use tileattn::host::registry::Variant;
-use tileattn::host::runfile::{Ceilings, Environment, Measurement, RUN_SCHEMA_VERSION, RunFile};
+use tileattn::host::run_record;
+use tileattn::host::runfile::{Ceilings, Measurement};
 use tileattn::host::timing::Timer;
-use tileattn::host::tune_cache::rfc3339_utc;
 use tileattn::host::workload::{Verdict, Workload, verify_and_time};
 use tileattn::host::{Error, Result};
 
@@ -80,14 +81,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
         print!("{}", measurement_table(&[&m], ceilings.as_ref()));
     }
     if let Some(path) = &args.out {
-        let run = RunFile {
-            schema_version: RUN_SCHEMA_VERSION,
-            suite: "adhoc".into(),
-            created_utc: rfc3339_utc(std::time::SystemTime::now()),
-            env: Environment::of(&dev, tileattn::COMMIT, ceilings),
-            measurements: vec![m],
-            tuning: Vec::new(),
-        };
+        let env = run_record::environment(&dev, tileattn::COMMIT, ceilings);
+        let run = run_record::run_file("adhoc", SystemTime::now(), env, vec![m], Vec::new());
         run.save(path)?;
         eprintln!("wrote {}", path.display());
     }

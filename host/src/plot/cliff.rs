@@ -3,7 +3,7 @@
 //! hot measurement stops being served from the cache (the cliff).
 
 use super::seqlen::{self, Marks, Metric};
-use super::{Drawing, run_line};
+use super::drawing::{Drawing, run_line};
 use crate::Result;
 use crate::runfile::{CacheMode, RunFile};
 

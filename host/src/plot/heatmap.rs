@@ -10,7 +10,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::layout::{self, Area, DrawResult};
 use super::style;
-use super::{Drawing, run_line};
+use super::drawing::{Drawing, run_line};
 use crate::Result;
 use crate::report::short_variant;
 use crate::runfile::{RunFile, TunedCandidate, TuningRecord};

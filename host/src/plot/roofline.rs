@@ -9,7 +9,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::layout::{self, LegendEntry, Line};
 use super::style;
-use super::{Drawing, run_line};
+use super::drawing::{Drawing, run_line};
 use crate::Result;
 use crate::implementations;
 use crate::runfile::{CacheMode, Measurement, RunFile};

@@ -2,7 +2,7 @@
 //! panel per head dim × causal (× dtype and heads, where a suite varies them).
 
 use super::seqlen::{self, Marks, Metric};
-use super::{Drawing, run_line};
+use super::drawing::{Drawing, run_line};
 use crate::Result;
 use crate::runfile::RunFile;
 
