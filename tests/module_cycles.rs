@@ -59,7 +59,12 @@ fn every_crate_is_checked() {
     let ws = workspace();
     let discovered: BTreeSet<String> = crate_roots()
         .iter()
-        .map(|p| p.strip_prefix(&ws).unwrap().to_string_lossy().replace('\\', "/"))
+        .map(|p| {
+            p.strip_prefix(&ws)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/")
+        })
         .collect();
     let checked: BTreeSet<String> = CHECKED_ROOTS.iter().map(|s| s.to_string()).collect();
     assert_eq!(
@@ -80,7 +85,10 @@ fn the_checker_finds_a_cycle_and_no_false_one() {
         fs::write(path, text).unwrap();
     };
     write("lib.rs", "pub mod a;\npub mod b;\npub use b::Leaf;\n");
-    write("a.rs", "//! uses crate::b in a comment only\nuse crate::Leaf;\npub struct A;\n");
+    write(
+        "a.rs",
+        "//! uses crate::b in a comment only\nuse crate::Leaf;\npub struct A;\n",
+    );
     write(
         "b.rs",
         "pub mod inner;\npub struct Leaf;\nfn f() -> &'static str { \"crate::a::A\" }\n",
@@ -90,14 +98,23 @@ fn the_checker_finds_a_cycle_and_no_false_one() {
     assert_eq!(graph.cycle(), None, "no cycle: a → b, b/inner → b, lib → b");
 
     write("b/inner.rs", "use crate::{a::{self, A}, b::Leaf};\n");
-    write("b.rs", "pub mod inner;\npub struct Leaf;\nfn g() { inner::h() }\n");
-    let cycle = ModuleGraph::load(&dir.path().join("lib.rs")).cycle().expect("a cycle");
+    write(
+        "b.rs",
+        "pub mod inner;\npub struct Leaf;\nfn g() { inner::h() }\n",
+    );
+    let cycle = ModuleGraph::load(&dir.path().join("lib.rs"))
+        .cycle()
+        .expect("a cycle");
     assert!(cycle.starts_with("b → b::inner → a → b"), "{cycle}");
 }
 
 fn assert_acyclic(root: &Path) {
     let graph = ModuleGraph::load(root);
-    assert!(graph.modules.len() > 0, "{}: no modules read", root.display());
+    assert!(
+        graph.modules.len() > 0,
+        "{}: no modules read",
+        root.display()
+    );
     if let Some(cycle) = graph.cycle() {
         panic!("{}: import cycle between modules:\n{cycle}", root.display());
     }
@@ -110,7 +127,10 @@ fn workspace() -> PathBuf {
 /// The root package and the workspace members, read from the root Cargo.toml.
 fn packages() -> Vec<PathBuf> {
     let ws = workspace();
-    let manifest: toml::Table = fs::read_to_string(ws.join("Cargo.toml")).unwrap().parse().unwrap();
+    let manifest: toml::Table = fs::read_to_string(ws.join("Cargo.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
     let members = manifest["workspace"]["members"].as_array().unwrap();
     let mut dirs = vec![ws.clone()];
     dirs.extend(members.iter().map(|m| ws.join(m.as_str().unwrap())));
@@ -121,11 +141,19 @@ fn packages() -> Vec<PathBuf> {
 fn crate_roots() -> Vec<PathBuf> {
     let mut roots = Vec::new();
     for dir in packages() {
-        let manifest: toml::Table =
-            fs::read_to_string(dir.join("Cargo.toml")).unwrap().parse().unwrap();
-        let build = manifest["package"].get("build").and_then(|b| b.as_str()).unwrap_or("build.rs");
+        let manifest: toml::Table = fs::read_to_string(dir.join("Cargo.toml"))
+            .unwrap()
+            .parse()
+            .unwrap();
+        let build = manifest["package"]
+            .get("build")
+            .and_then(|b| b.as_str())
+            .unwrap_or("build.rs");
         roots.extend(
-            ["src/lib.rs", "src/main.rs", build].iter().map(|f| dir.join(f)).filter(|p| p.is_file()),
+            ["src/lib.rs", "src/main.rs", build]
+                .iter()
+                .map(|f| dir.join(f))
+                .filter(|p| p.is_file()),
         );
         roots.extend(files_in(&dir.join("src/bin")));
     }
@@ -133,11 +161,17 @@ fn crate_roots() -> Vec<PathBuf> {
 }
 
 fn test_and_bench_roots() -> Vec<PathBuf> {
-    packages().iter().flat_map(|dir| [dir.join("tests"), dir.join("benches")]).flat_map(|d| files_in(&d)).collect()
+    packages()
+        .iter()
+        .flat_map(|dir| [dir.join("tests"), dir.join("benches")])
+        .flat_map(|d| files_in(&d))
+        .collect()
 }
 
 fn files_in(dir: &Path) -> Vec<PathBuf> {
-    let Ok(entries) = fs::read_dir(dir) else { return Vec::new() };
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
     let mut files: Vec<PathBuf> = entries
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "rs"))
@@ -307,8 +341,8 @@ impl ModuleGraph {
         let mut modules = Vec::new();
         let mut pending = vec![(Vec::<String>::new(), root.to_path_buf(), true)];
         while let Some((path, file, dir_owner)) = pending.pop() {
-            let src = fs::read_to_string(&file)
-                .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+            let src =
+                fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
             let tokens = tokenize(&src);
             let mut children = BTreeSet::new();
             for (name, path_attr) in mod_declarations(&tokens) {
@@ -322,7 +356,11 @@ impl ModuleGraph {
                             dir.join(file.file_stem().unwrap())
                         };
                         let flat = base.join(format!("{name}.rs"));
-                        if flat.is_file() { (flat, false) } else { (base.join(&name).join("mod.rs"), true) }
+                        if flat.is_file() {
+                            (flat, false)
+                        } else {
+                            (base.join(&name).join("mod.rs"), true)
+                        }
                     }
                 };
                 let mut child_path = path.clone();
@@ -330,7 +368,13 @@ impl ModuleGraph {
                 children.insert(name);
                 pending.push((child_path, child_file, child_owns_dir));
             }
-            modules.push(Module { path, file, tokens, children, imports: BTreeMap::new() });
+            modules.push(Module {
+                path,
+                file,
+                tokens,
+                children,
+                imports: BTreeMap::new(),
+            });
         }
         modules.sort_by(|a, b| a.path.cmp(&b.path));
 
@@ -342,7 +386,10 @@ impl ModuleGraph {
                 }
             }
         }
-        let mut graph = ModuleGraph { modules, edges: BTreeMap::new() };
+        let mut graph = ModuleGraph {
+            modules,
+            edges: BTreeMap::new(),
+        };
         for (from, refs) in references.iter().enumerate() {
             for r in refs {
                 if let Some(to) = graph.resolve(&r.path, 0)
@@ -357,8 +404,11 @@ impl ModuleGraph {
 
     /// The module an absolute path lands in, following re-exports.
     fn resolve(&self, path: &[String], depth: usize) -> Option<usize> {
-        let path: Vec<String> =
-            path.iter().filter(|s| *s != "self" && *s != "*").cloned().collect();
+        let path: Vec<String> = path
+            .iter()
+            .filter(|s| *s != "self" && *s != "*")
+            .cloned()
+            .collect();
         let (index, len) = (0..=path.len())
             .rev()
             .find_map(|n| self.index(&path[..n]).map(|i| (i, n)))?;
@@ -394,13 +444,26 @@ impl ModuleGraph {
     fn describe(&self, cycle: &[usize]) -> String {
         let name = |i: usize| {
             let p = &self.modules[i].path;
-            if p.is_empty() { "crate".to_string() } else { p.join("::") }
+            if p.is_empty() {
+                "crate".to_string()
+            } else {
+                p.join("::")
+            }
         };
-        let mut text = cycle.iter().map(|&i| name(i)).collect::<Vec<_>>().join(" → ");
+        let mut text = cycle
+            .iter()
+            .map(|&i| name(i))
+            .collect::<Vec<_>>()
+            .join(" → ");
         for pair in cycle.windows(2) {
             let line = self.edges[&(pair[0], pair[1])];
             let file = &self.modules[pair[0]].file;
-            text.push_str(&format!("\n  {} uses {} ({}:{line})", name(pair[0]), name(pair[1]), file.display()));
+            text.push_str(&format!(
+                "\n  {} uses {} ({}:{line})",
+                name(pair[0]),
+                name(pair[1]),
+                file.display()
+            ));
         }
         text
     }
@@ -419,7 +482,12 @@ fn find_cycle(n: usize, edges: &BTreeSet<(usize, usize)>) -> Option<Vec<usize>> 
         OnStack,
         Done,
     }
-    fn visit(v: usize, next: &[Vec<usize>], state: &mut [State], stack: &mut Vec<usize>) -> Option<Vec<usize>> {
+    fn visit(
+        v: usize,
+        next: &[Vec<usize>],
+        state: &mut [State],
+        stack: &mut Vec<usize>,
+    ) -> Option<Vec<usize>> {
         state[v] = State::OnStack;
         stack.push(v);
         for &w in &next[v] {
@@ -441,7 +509,13 @@ fn find_cycle(n: usize, edges: &BTreeSet<(usize, usize)>) -> Option<Vec<usize>> 
     }
     let mut state = vec![State::New; n];
     let mut stack = Vec::new();
-    (0..n).find_map(|v| if state[v] == State::New { visit(v, &next, &mut state, &mut stack) } else { None })
+    (0..n).find_map(|v| {
+        if state[v] == State::New {
+            visit(v, &next, &mut state, &mut stack)
+        } else {
+            None
+        }
+    })
 }
 
 /// `mod name;` declarations outside inline modules, with their `#[path]`.
@@ -458,12 +532,15 @@ fn mod_declarations(tokens: &[(Tok, usize)]) -> Vec<(String, Option<String>)> {
             Tok::Punct('{') => depth += 1,
             Tok::Punct('}') => depth = depth.saturating_sub(1),
             Tok::Ident(s) if s == "path" && depth == 0 => {
-                if let (Some((Tok::Punct('='), _)), Some((Tok::Str(p), _))) = (tokens.get(i + 1), tokens.get(i + 2)) {
+                if let (Some((Tok::Punct('='), _)), Some((Tok::Str(p), _))) =
+                    (tokens.get(i + 1), tokens.get(i + 2))
+                {
                     path_attr = Some(p.clone());
                 }
             }
             Tok::Ident(s) if s == "mod" && depth == 0 => {
-                if let (Some(name), Some((Tok::Punct(';'), _))) = (ident(i + 1), tokens.get(i + 2)) {
+                if let (Some(name), Some((Tok::Punct(';'), _))) = (ident(i + 1), tokens.get(i + 2))
+                {
                     out.push((name.to_string(), path_attr.take()));
                 }
             }
@@ -486,9 +563,10 @@ fn references(module: &Module) -> Vec<Reference> {
     while i < tokens.len() {
         match &tokens[i].0 {
             Tok::Punct('{') => {
-                if let (Some((Tok::Ident(m), _)), Some((Tok::Ident(name), _))) =
-                    (i.checked_sub(2).map(|k| &tokens[k]), i.checked_sub(1).map(|k| &tokens[k]))
-                    && m == "mod"
+                if let (Some((Tok::Ident(m), _)), Some((Tok::Ident(name), _))) = (
+                    i.checked_sub(2).map(|k| &tokens[k]),
+                    i.checked_sub(1).map(|k| &tokens[k]),
+                ) && m == "mod"
                 {
                     inline.push((name.clone(), depth));
                 }
@@ -521,9 +599,17 @@ fn references(module: &Module) -> Vec<Reference> {
         let mut scope = module.path.clone();
         scope.extend(inline.iter().map(|(n, _)| n.clone()));
         for (segments, alias) in trees {
-            let Some(path) = absolute(&segments, &scope, module, inline.is_empty()) else { continue };
-            let top_level_use = (is_use && inline.is_empty()).then(|| alias.clone()).flatten();
-            out.push(Reference { path, line, top_level_use });
+            let Some(path) = absolute(&segments, &scope, module, inline.is_empty()) else {
+                continue;
+            };
+            let top_level_use = (is_use && inline.is_empty())
+                .then(|| alias.clone())
+                .flatten();
+            out.push(Reference {
+                path,
+                line,
+                top_level_use,
+            });
         }
         i = end.max(i + 1);
     }
@@ -547,7 +633,10 @@ fn use_tree(tokens: &[(Tok, usize)], mut i: usize) -> (Vec<(Vec<String>, Option<
                 if name.as_deref() == Some("self") {
                     name = segments.iter().rev().nth(1).cloned();
                 }
-                if tokens.get(i).is_some_and(|t| t.0 == Tok::Ident("as".into())) {
+                if tokens
+                    .get(i)
+                    .is_some_and(|t| t.0 == Tok::Ident("as".into()))
+                {
                     name = match tokens.get(i + 1) {
                         Some((Tok::Ident(a), _)) => Some(a.clone()),
                         _ => name,
@@ -590,7 +679,12 @@ fn use_tree(tokens: &[(Tok, usize)], mut i: usize) -> (Vec<(Vec<String>, Option<
 
 /// The absolute module path a written path stands for, or None when it names
 /// another crate (or a local item no module of this crate holds).
-fn absolute(segments: &[String], scope: &[String], module: &Module, top_level: bool) -> Option<Vec<String>> {
+fn absolute(
+    segments: &[String],
+    scope: &[String],
+    module: &Module,
+    top_level: bool,
+) -> Option<Vec<String>> {
     let first = segments.first()?;
     let mut here = scope.to_vec();
     let mut rest = segments;

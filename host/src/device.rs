@@ -13,10 +13,10 @@ use cudarc::driver::{
 use cudarc::nvrtc::Ptx;
 use tileattn_kernels::{Arch, AttnParams};
 
+use crate::element::to_bits;
 use crate::launch::{self, TensorDesc};
 use crate::problem::Problem;
 use crate::registry::{Registry, Variant};
-use crate::element::to_bits;
 use crate::tensor::{Layout, Tensor};
 use crate::{Error, Result};
 

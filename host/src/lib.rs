@@ -19,6 +19,7 @@ pub mod bench;
 pub mod ceilings;
 pub mod check;
 pub mod device;
+pub mod dispatch;
 pub mod element;
 pub mod emulate;
 pub mod error;

@@ -5,7 +5,9 @@
 use std::time::SystemTime;
 
 use crate::device::Device;
-use crate::runfile::{Ceilings, Environment, Measurement, RUN_SCHEMA_VERSION, RunFile, TuningRecord};
+use crate::runfile::{
+    Ceilings, Environment, Measurement, RUN_SCHEMA_VERSION, RunFile, TuningRecord,
+};
 use crate::utc::rfc3339_utc;
 
 /// The environment of a run on `dev` by the tileattn build `commit`.

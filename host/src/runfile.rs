@@ -237,9 +237,7 @@ impl Measurement {
 }
 
 /// serde: a JSON `null` where an `f64` belongs reads as NaN.
-fn nan_if_null<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> std::result::Result<f64, D::Error> {
+fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
     Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 

@@ -24,10 +24,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::problem::Problem;
 use crate::runfile::{CacheMode, Warmup};
-use crate::tensor::Tensor;
 use crate::stats::sample_adaptively;
-use crate::timing::{Timed, TimingConfig, WarmupRule, clock_check};
+use crate::tensor::Tensor;
 use crate::timing::stream::FILLER_MIN;
+use crate::timing::{Timed, TimingConfig, WarmupRule, clock_check};
 use crate::{Error, Result, npy};
 
 /// Version of the request/reply format; the script's `hello` must say the same.

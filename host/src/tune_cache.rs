@@ -47,8 +47,8 @@ use serde::{Deserialize, Serialize};
 use crate::device::DeviceInfo;
 use crate::fsutil::write_atomic;
 use crate::problem::Problem;
-use crate::registry::{Registry, Variant};
 use crate::problem_key::ProblemKey;
+use crate::registry::{Registry, Variant};
 use crate::{Error, Result};
 
 /// Bumped on any change an older reader could misread, bucketing included.
@@ -452,6 +452,20 @@ fn foreign_notices(path: &Path, identity: &BuildIdentity, sections: &[Section]) 
             )
         })
         .collect()
+}
+
+/// Where the tuning cache lives unless the caller says otherwise:
+/// `$TILEATTN_TUNE_CACHE`, else `$XDG_CACHE_HOME/tileattn/tune.json`, else
+/// `~/.cache/tileattn/tune.json`.
+pub fn default_path() -> PathBuf {
+    if let Some(p) = std::env::var_os("TILEATTN_TUNE_CACHE") {
+        return p.into();
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(|| ".".into());
+    base.join("tileattn").join("tune.json")
 }
 
 /// Why a variant was chosen.

@@ -9,7 +9,7 @@ use tileattn::host::run_record;
 use tileattn::host::runfile::CacheMode;
 use tileattn::host::timing::Timer;
 use tileattn::host::torch_side::{self, Backend, Started, Timeouts};
-use tileattn::host::tune_cache::{BuildIdentity, TuneCache};
+use tileattn::host::tune_cache::{self, BuildIdentity, TuneCache};
 use tileattn::host::{Error, Result, ceilings};
 
 use super::measure_args::TimingArgs;
@@ -88,10 +88,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
         })
         .collect::<Result<Vec<_>>>()?;
     let timing = args.timing.config()?;
-    let dev = super::open_device()?;
+    let dev = super::common::open_device()?;
     let reg = tileattn::registry();
     let mut cache = {
-        let path = args.cache.clone().unwrap_or_else(super::default_tune_cache);
+        let path = args.cache.clone().unwrap_or_else(tune_cache::default_path);
         let (cache, notices) = TuneCache::load(path, BuildIdentity::of(&dev.info, &reg))?;
         for n in notices {
             eprintln!("tileattn: {n}");
@@ -165,7 +165,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .any(|m| m.correctness.as_ref().is_some_and(|c| !c.passed));
     Ok(if failed {
         eprintln!("tileattn: some compared output failed the reference check (see the run file)");
-        ExitCode::from(super::EXIT_FAILED)
+        ExitCode::from(super::common::EXIT_FAILED)
     } else {
         ExitCode::SUCCESS
     })

@@ -113,9 +113,9 @@ pub fn run(args: Args) -> tileattn::host::Result<ExitCode> {
     let device = if args.emulate {
         None
     } else {
-        Some(super::open_device()?)
+        Some(super::common::open_device()?)
     };
-    let variant = super::pick_variant(device.as_ref(), &p, args.variant.as_deref())?;
+    let variant = super::common::pick_variant(device.as_ref(), &p, args.variant.as_deref())?;
     let (o, lse) = match &device {
         Some(d) => Device::run(d, variant, &p, &q, &k, &v)?,
         None => emulate::run(variant, &p, &q, &k, &v, Layout::Bshd)?,

@@ -42,8 +42,8 @@ pub struct Args {
 pub fn run(args: Args) -> Result<ExitCode> {
     let p = args.problem.problem()?;
     let cfg = args.timing.config()?;
-    let dev = super::open_device()?;
-    let v: &'static Variant = super::pick_variant(Some(&dev), &p, args.variant.as_deref())?;
+    let dev = super::common::open_device()?;
+    let v: &'static Variant = super::common::pick_variant(Some(&dev), &p, args.variant.as_deref())?;
     let mut timer = Timer::new(&dev)?;
     let ceilings: Option<Ceilings> = if args.ceilings {
         let (c, detail) = ceilings::measure(&mut timer, &cfg)?;
@@ -71,11 +71,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 c.tolerance,
                 w.check_rows()
             );
-            return Ok(ExitCode::from(super::EXIT_FAILED));
+            return Ok(ExitCode::from(super::common::EXIT_FAILED));
         }
     };
     if args.json {
-        super::print_json(&m)?;
+        super::common::print_json(&m)?;
     } else {
         println!("{p}, {} input set(s), {:?} L2", w.input_sets(), m.mode);
         print!("{}", measurement_table(&[&m], ceilings.as_ref()));

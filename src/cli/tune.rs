@@ -8,7 +8,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use tileattn::host::problem::Problem;
 use tileattn::host::timing::Timer;
 use tileattn::host::tune::{self, Outcome, TuneConfig, Tuned};
-use tileattn::host::tune_cache::{BuildIdentity, Strategy, TuneCache};
+use tileattn::host::tune_cache::{self, BuildIdentity, Strategy, TuneCache};
 use tileattn::host::{Error, Result};
 
 use super::measure_args::{ProblemArgs, TimingArgs, seconds};
@@ -71,16 +71,16 @@ pub fn run(args: Args) -> Result<ExitCode> {
         family: args
             .family
             .as_deref()
-            .map(super::parse_family)
+            .map(super::common::parse_family)
             .transpose()?,
         seed: args.seed,
     };
-    let dev = super::open_device()?;
+    let dev = super::common::open_device()?;
     let reg = tileattn::registry();
     let mut cache = if args.no_save {
         None
     } else {
-        let path = args.cache.clone().unwrap_or_else(super::default_tune_cache);
+        let path = args.cache.clone().unwrap_or_else(tune_cache::default_path);
         let (cache, notices) = TuneCache::load(path, BuildIdentity::of(&dev.info, &reg))?;
         for n in notices {
             eprintln!("tileattn: {n}");
@@ -116,11 +116,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
         eprintln!("tuning cache: {}", c.path().display());
     }
     if args.json {
-        super::print_json(&results)?;
+        super::common::print_json(&results)?;
     }
     let nothing_timed = results.iter().any(|t| t.winner().is_none());
     Ok(if nothing_timed {
-        ExitCode::from(super::EXIT_FAILED)
+        ExitCode::from(super::common::EXIT_FAILED)
     } else {
         ExitCode::SUCCESS
     })

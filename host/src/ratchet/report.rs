@@ -7,8 +7,8 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 
 use super::decision::{Aggregate, run_regressed};
-use super::format::{fmt_g, fmt_pct, short, signed_pct};
 use super::drift::{DriftModel, DriftSource};
+use super::format::{fmt_g, fmt_pct, short, signed_pct};
 use super::matching::{Comparison, Key, Mismatch, Row};
 use super::rule::{Rule, Verdict};
 use crate::runfile::RunFile;
