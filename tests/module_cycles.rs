@@ -111,7 +111,7 @@ fn the_checker_finds_a_cycle_and_no_false_one() {
 fn assert_acyclic(root: &Path) {
     let graph = ModuleGraph::load(root);
     assert!(
-        graph.modules.len() > 0,
+        !graph.modules.is_empty(),
         "{}: no modules read",
         root.display()
     );
@@ -378,7 +378,7 @@ impl ModuleGraph {
         }
         modules.sort_by(|a, b| a.path.cmp(&b.path));
 
-        let references: Vec<Vec<Reference>> = modules.iter().map(|m| references(m)).collect();
+        let references: Vec<Vec<Reference>> = modules.iter().map(references).collect();
         for (m, refs) in modules.iter_mut().zip(&references) {
             for r in refs {
                 if let Some(name) = &r.top_level_use {
@@ -412,13 +412,14 @@ impl ModuleGraph {
         let (index, len) = (0..=path.len())
             .rev()
             .find_map(|n| self.index(&path[..n]).map(|i| (i, n)))?;
-        if len < path.len() && depth < 8 {
-            if let Some(target) = self.modules[index].imports.get(&path[len]) {
-                let mut through = target.clone();
-                through.extend_from_slice(&path[len + 1..]);
-                if through != path {
-                    return self.resolve(&through, depth + 1);
-                }
+        if len < path.len()
+            && depth < 8
+            && let Some(target) = self.modules[index].imports.get(&path[len])
+        {
+            let mut through = target.clone();
+            through.extend_from_slice(&path[len + 1..]);
+            if through != path {
+                return self.resolve(&through, depth + 1);
             }
         }
         Some(index)
@@ -616,9 +617,12 @@ fn references(module: &Module) -> Vec<Reference> {
     out
 }
 
+/// A path written in a `use` tree, and the name it is known by.
+type Leaf = (Vec<String>, Option<String>);
+
 /// Parses a path or `use` tree at `i`: each leaf path with the name it is
 /// known by (its alias or last segment), and the index after the tree.
-fn use_tree(tokens: &[(Tok, usize)], mut i: usize) -> (Vec<(Vec<String>, Option<String>)>, usize) {
+fn use_tree(tokens: &[(Tok, usize)], mut i: usize) -> (Vec<Leaf>, usize) {
     let mut segments = Vec::new();
     loop {
         match tokens.get(i).map(|t| &t.0) {
