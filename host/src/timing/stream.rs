@@ -11,7 +11,7 @@
 //! them, and the next request's samples queue behind the filler. Filler is
 //! never read, so which samples are kept cannot depend on their values.
 //!
-//! The device side is a [`SampleQueue`](super::queue::SampleQueue): the real one in [`super::Timer`], a
+//! The device side is a [`SampleQueue`]: the real one in [`super::Timer`], a
 //! simulated GPU in the tests. `scripts/sdpa_baseline.py` (`SampleStream`)
 //! does the same for torch's samples.
 

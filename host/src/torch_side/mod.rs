@@ -3,7 +3,7 @@
 //! line on its stdout. The script only launches SDPA and reports raw CUDA-event
 //! times and clock readings; the statistics stay here, so tileattn and torch
 //! are measured by one protocol ([`crate::timing`]): the script warms up by
-//! the same [`WarmupRule`] and queues the same filler behind each request's
+//! the same [`WarmupRule`](crate::timing::WarmupRule) and queues the same filler behind each request's
 //! samples, from a measurement's first `sample` request to its `end`.
 //!
 //! A hung or crashed script cannot hang tileattn: replies are read on a thread
