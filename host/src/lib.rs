@@ -6,13 +6,16 @@
 //! module has one concern.
 //!
 //! **Core**, plain data that knows no device:
-//! [`error`], [`fsutil`] (atomic writes), [`utc`] (timestamps),
+//! [`error`], [`output`] (the one writer: atomic, all-or-nothing, never over
+//! an input or a non-regular file), [`utc`] (timestamps),
 //! [`element`] (f16/bf16 bits), [`operand_values`], [`problem_key`] (a problem
-//! as files write it), [`problem`], [`tensor`], [`npy`], [`mod@reference`] (f64
-//! attention), [`implementations`] (the order reports and figures list them in).
+//! as files write it), [`problem`], [`memory`] (host and device memory a problem
+//! needs), [`tensor`], [`npy`], [`mod@reference`] (f64 attention),
+//! [`implementations`] (the order reports and figures list them in).
 //!
 //! **Runtime**, running a variant: [`registry`] (this build's variants and
 //! PTX), [`launch`] (checks and parameters shared by GPU and emulator),
+//! [`domain`] (the numbers the kernels compute right, checked before a launch),
 //! [`device`] (cudarc), [`emulate`] (the CPU emulator), [`ptxas`] (resource
 //! reports), [`tune_cache`] (per-build tuning results), and [`dispatch`], the
 //! one place a variant is chosen for a problem.
@@ -33,15 +36,17 @@ pub mod ceilings;
 pub mod check;
 pub mod device;
 pub mod dispatch;
+pub mod domain;
 pub mod element;
 pub mod emulate;
 pub mod error;
-pub mod fsutil;
 pub mod implementations;
 pub mod launch;
+pub mod memory;
 pub mod metrics;
 pub mod npy;
 pub mod operand_values;
+pub mod output;
 pub mod plot;
 pub mod problem;
 pub mod problem_key;

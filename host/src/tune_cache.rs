@@ -45,7 +45,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::device::DeviceInfo;
-use crate::fsutil::write_atomic;
+use crate::output::write_atomic;
 use crate::problem::Problem;
 use crate::problem_key::ProblemKey;
 use crate::registry::{Registry, Variant};

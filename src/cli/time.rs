@@ -6,12 +6,13 @@ use std::process::ExitCode;
 use std::time::SystemTime;
 
 use tileattn::host::ceilings;
+use tileattn::host::output::FilePlan;
 use tileattn::host::registry::Variant;
 use tileattn::host::run_record;
 use tileattn::host::runfile::{Ceilings, Measurement};
 use tileattn::host::timing::Timer;
 use tileattn::host::workload::{Verdict, Workload, verify_and_time};
-use tileattn::host::{Error, Result};
+use tileattn::host::{Error, Result, tune_cache};
 
 use super::measure_args::{ProblemArgs, TimingArgs};
 use super::tables::{measurement_table, print_ceilings};
@@ -42,6 +43,11 @@ pub struct Args {
 pub fn run(args: Args) -> Result<ExitCode> {
     let p = args.problem.problem()?;
     let cfg = args.timing.config()?;
+    if let Some(out) = &args.out {
+        FilePlan::new()
+            .input(&tune_cache::default_path())
+            .output(out)?;
+    }
     let dev = super::common::open_device()?;
     let v: &'static Variant = super::common::pick_variant(Some(&dev), &p, args.variant.as_deref())?;
     let mut timer = Timer::new(&dev)?;
