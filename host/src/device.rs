@@ -13,10 +13,11 @@ use cudarc::driver::{
 use cudarc::nvrtc::Ptx;
 use tileattn_kernels::{Arch, AttnParams};
 
+use crate::element::to_bits;
 use crate::launch::{self, TensorDesc};
 use crate::problem::Problem;
 use crate::registry::{Registry, Variant};
-use crate::tensor::{Layout, Tensor, to_bits};
+use crate::tensor::{Layout, Tensor};
 use crate::{Error, Result};
 
 /// Above this, a kernel must opt in to more dynamic shared memory.
