@@ -9,6 +9,7 @@ mod common;
 mod info;
 mod measure_args;
 mod plot;
+mod progress;
 mod ratchet;
 mod report;
 mod run;
@@ -16,6 +17,7 @@ mod tables;
 mod time;
 mod tune;
 mod variants;
+mod written;
 
 use std::process::ExitCode;
 

@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use indicatif::{ProgressBar, ProgressStyle};
 use tileattn::host::output::FilePlan;
 use tileattn::host::problem::Problem;
 use tileattn::host::timing::Timer;
@@ -99,14 +98,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let mut timer = Timer::new(&dev)?;
     let mut results: Vec<Tuned> = Vec::new();
     for (n, p) in problems.iter().enumerate() {
-        let bar = ProgressBar::new(reg.candidates(p, cfg.family).count() as u64);
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{prefix} {bar:30} {pos}/{len} candidates {elapsed}  {msg}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        bar.set_prefix(format!("[{}/{}] {p}", n + 1, problems.len()));
+        let bar = super::progress::bar(reg.candidates(p, cfg.family).count() as u64, "candidates");
+        bar.set_prefix(format!("[{}/{}] {p} ", n + 1, problems.len()));
         let t = tune::tune(&mut timer, &reg, p, &cfg, &|done, _, name| {
             bar.set_position(done as u64);
             bar.set_message(name.to_string());
