@@ -28,12 +28,13 @@
 //! (a problem on the device, verified then timed), [`check`] (random sweeps),
 //! [`tune`] (verify, time, rank), [`torch_side`] (PyTorch's SDPA through
 //! `scripts/sdpa_baseline.py`), [`bench`](mod@bench) (a whole benchmark run);
-//! [`report`] (Markdown), [`plot`] (SVG figures) and [`ratchet`] (runs against
-//! baselines).
+//! [`report`] (Markdown), [`plot`] (SVG figures), [`ratchet`] (runs against
+//! baselines) and [`compare`] (two runs side by side, by the ratchet's rule).
 
 pub mod bench;
 pub mod ceilings;
 pub mod check;
+pub mod compare;
 pub mod device;
 pub mod dispatch;
 pub mod domain;

@@ -1,5 +1,5 @@
-//! What the subcommands share: exit codes, opening the GPU, JSON output, and
-//! naming a kernel family or a variant.
+//! What the subcommands share: exit codes, opening the GPU, JSON output,
+//! unreadable inputs, and naming a kernel family or a variant.
 
 use tileattn::host::device::Device;
 use tileattn::host::dispatch::{self, Rule};
@@ -24,6 +24,14 @@ pub fn print_json(value: &impl serde::Serialize) -> Result<()> {
         .map_err(|e| Error::Invalid(format!("serializing JSON: {e}")))?;
     println!("{s}");
     Ok(())
+}
+
+/// An input that cannot be read is a usage error (exit 2), like a malformed one.
+pub fn unreadable(e: Error) -> Error {
+    match e {
+        Error::Io { path, source } => Error::format(&path, format!("cannot read it: {source}")),
+        e => e,
+    }
 }
 
 /// A kernel family by its name in `tiles.toml` (`v0`, `v1`).

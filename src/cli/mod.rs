@@ -6,6 +6,7 @@ mod bench;
 mod broken_pipe;
 mod check;
 mod common;
+mod compare;
 mod info;
 mod measure_args;
 mod plot;
@@ -58,6 +59,8 @@ enum Command {
     Time(time::Args),
     /// Verify, time and rank every valid variant for a shape or suite; cache the winners.
     Tune(tune::Args),
+    /// Compare two run files measurement by measurement (every implementation), by the ratchet's statistics: a Markdown table, --json, an overlay figure; exit 1 when B is slower.
+    Compare(compare::Args),
     /// Judge a bench run against a baseline, allowing for drift between runs: exit 1 on a regression; --update raises the baseline; --calibrate estimates the drift.
     Ratchet(ratchet::Args),
 }
@@ -77,6 +80,7 @@ pub fn run(cli: Cli) -> tileattn::host::Result<ExitCode> {
         Command::Report(a) => report::run(a),
         Command::Time(a) => time::run(a),
         Command::Tune(a) => tune::run(a),
+        Command::Compare(a) => compare::run(a),
         Command::Ratchet(a) => ratchet::run(a),
     }
 }

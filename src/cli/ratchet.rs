@@ -15,6 +15,8 @@ use tileattn::host::runfile::RunFile;
 use tileattn::host::utc::rfc3339_utc;
 use tileattn::host::{Error, Result};
 
+use super::common::unreadable;
+
 #[derive(clap::Args)]
 pub struct Args {
     /// Baseline file (results/baselines/<GPU>/<suite>.json), or any run file.
@@ -207,12 +209,4 @@ fn calibrate_drift(args: &Args, confidence: f64) -> Result<ExitCode> {
         print!("{}", report.markdown());
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// An input that cannot be read is a usage error (exit 2), like a malformed one.
-fn unreadable(e: Error) -> Error {
-    match e {
-        Error::Io { path, source } => Error::format(&path, format!("cannot read it: {source}")),
-        e => e,
-    }
 }

@@ -40,11 +40,23 @@ impl Written {
             }));
     }
 
-    /// The lines a person reads.
+    /// The lines a person reads: `wrote PATH` on stdout.
     pub fn print(&self) {
         for f in &self.written {
             println!("wrote {}", f.display());
         }
+        self.say_skipped();
+    }
+
+    /// The same, all on stderr, for a command whose stdout is its result.
+    pub fn print_on_stderr(&self) {
+        for f in &self.written {
+            eprintln!("tileattn: wrote {}", f.display());
+        }
+        self.say_skipped();
+    }
+
+    fn say_skipped(&self) {
         for s in &self.figures_skipped {
             eprintln!("tileattn: no {} figure: {}", s.figure, s.why);
         }

@@ -7,10 +7,11 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 
 use super::decision::{Aggregate, run_regressed};
-use super::drift::{DriftModel, DriftSource};
-use super::format::{fmt_g, fmt_pct, short, signed_pct};
+use super::drift::DriftSource;
+use super::format::{fmt_g, short, signed_pct, variant_change, write_keys};
 use super::matching::{Comparison, Key, Mismatch, Row};
 use super::rule::{Rule, Verdict};
+use super::rule_text::{RuleSetting, RuleWords};
 use crate::runfile::RunFile;
 
 /// One side of the comparison, as the report names it.
@@ -27,6 +28,24 @@ pub struct Side {
 }
 
 impl Side {
+    /// `` `path` (suite fa2, 2026-…; GPU, driver 580; tileattn abc, kernels 0123…; torch 2.9) ``
+    pub fn markdown(&self) -> String {
+        format!(
+            "`{}` (suite {}, {}; {}, driver {}; tileattn {}, kernels {}{})",
+            self.path,
+            self.suite,
+            self.created_utc,
+            self.gpu_name,
+            self.driver_version,
+            self.tileattn_commit,
+            short(&self.kernel_build),
+            self.torch_version
+                .as_deref()
+                .map(|t| format!("; torch {t}"))
+                .unwrap_or_default()
+        )
+    }
+
     pub fn of(path: &str, run: &RunFile) -> Side {
         let e = &run.env;
         Side {
@@ -55,17 +74,8 @@ pub struct Counts {
 /// Everything `tileattn ratchet` found.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Report {
-    pub threshold: f64,
-    /// Run-level: the exit code's false-alarm rate is held to 1 − confidence.
-    pub confidence: f64,
-    /// Of each measurement's CI (Bonferroni over the rows).
-    pub measurement_confidence: f64,
-    /// Of each aggregate's CI (Bonferroni over the aggregates).
-    pub aggregate_confidence: f64,
-    pub resamples: usize,
-    /// The per-run drift the CIs were widened by, and where it came from.
-    pub drift: DriftModel,
-    pub drift_source: DriftSource,
+    #[serde(flatten)]
+    pub rule: RuleSetting,
     pub baseline: Side,
     pub current: Side,
     /// Differences the user allowed (`--allow-mismatch`, `--allow-kernel-change`).
@@ -109,13 +119,7 @@ impl Report {
             only_current: comparison.only_current.len(),
         };
         Report {
-            threshold: rule.threshold,
-            confidence: rule.confidence(),
-            measurement_confidence: rule.family_confidence(rows.len()),
-            aggregate_confidence: rule.family_confidence(comparison.aggregates.len()),
-            resamples: rule.bootstrap.resamples,
-            drift: rule.drift,
-            drift_source,
+            rule: RuleSetting::new(rule, drift_source, rows.len(), comparison.aggregates.len()),
             baseline,
             current,
             mismatches,
@@ -169,7 +173,7 @@ impl Report {
             s,
             "| overall (geometric mean of the ratios) | measurements | change | CI ({}%) | verdict |\n\
              |---|---:|---:|---|---|",
-            fmt_g(self.aggregate_confidence * 100.0)
+            fmt_g(self.rule.aggregate_confidence * 100.0)
         );
         for a in &self.aggregates {
             let _ = writeln!(
@@ -249,52 +253,27 @@ impl Report {
 
     /// The rule in one paragraph, with this comparison's numbers.
     fn write_rule(&self, s: &mut String) {
-        let t = self.threshold;
-        let _ = writeln!(
-            s,
-            "Rule: r = median(current) / median(baseline). Its CI [lo, hi] combines, in log \
-             space, the within-run bootstrap ({} resamples) with both runs' drift (per run: {}; \
-             from {}), at {}% per measurement ({}% over {} measurements, Bonferroni) and {}% per \
-             overall line. Threshold {}: **regressed** if lo > {} and r > {}; **improved** if \
-             hi < {} and r < {}; **unchanged** if the CI lies within [{}, {}]; else \
-             **inconclusive**. The run fails if a measurement or an overall line regressed; a \
-             run in which nothing got slower by more than half the threshold fails with \
-             probability at most {}% (drift as modelled).\n",
-            self.resamples,
-            self.drift.describe(),
-            self.drift_source,
-            fmt_g(self.measurement_confidence * 100.0),
-            fmt_g(self.confidence * 100.0),
+        s.push_str(&self.rule.paragraph(
             self.rows.len(),
-            fmt_g(self.aggregate_confidence * 100.0),
-            fmt_pct(t),
-            fmt_g(1.0 + t / 2.0),
-            fmt_g(1.0 + t),
-            fmt_g(1.0 - t / 2.0),
-            fmt_g(1.0 - t),
-            fmt_g(1.0 - t),
-            fmt_g(1.0 + t),
-            fmt_g((1.0 - self.confidence) * 100.0),
-        );
+            &RuleWords {
+                ratio: "Rule: r = median(current) / median(baseline). Its CI [lo, hi]",
+                verdicts: [
+                    "**regressed**",
+                    "**improved**",
+                    "**unchanged**",
+                    "**inconclusive**",
+                ],
+                aggregate: "overall line",
+                fails: "The run fails if a measurement or an overall line regressed; a run in \
+                        which nothing got slower by more than half the threshold fails",
+            },
+        ));
+        s.push('\n');
     }
 
     fn write_sides(&self, s: &mut String) {
         for (name, side) in [("Baseline", &self.baseline), ("Current", &self.current)] {
-            let _ = writeln!(
-                s,
-                "- {name}: `{}` (suite {}, {}; {}, driver {}; tileattn {}, kernels {}{})",
-                side.path,
-                side.suite,
-                side.created_utc,
-                side.gpu_name,
-                side.driver_version,
-                side.tileattn_commit,
-                short(&side.kernel_build),
-                side.torch_version
-                    .as_deref()
-                    .map(|t| format!("; torch {t}"))
-                    .unwrap_or_default()
-            );
+            let _ = writeln!(s, "- {name}: {}", side.markdown());
         }
         s.push('\n');
     }
@@ -317,16 +296,7 @@ fn write_table(s: &mut String, rows: &[&Row]) {
     for r in rows {
         let j = &r.judgement;
         let verdict = verdict_cell(j.verdict);
-        let variant = match (&r.baseline_variant, &r.current_variant) {
-            (Some(b), Some(c)) if b == c => format!("`{c}`"),
-            (Some(b), Some(c)) => format!("`{b}` → `{c}`"),
-            (None, None) => "—".into(),
-            (b, c) => format!(
-                "`{}` → `{}`",
-                b.as_deref().unwrap_or("—"),
-                c.as_deref().unwrap_or("—")
-            ),
-        };
+        let variant = variant_change(r.baseline_variant.as_deref(), r.current_variant.as_deref());
         let _ = writeln!(
             s,
             "| {verdict} | {} | {:.4} | {:.4} | {} | {} … {} | {} … {} | {variant} |",
@@ -339,17 +309,6 @@ fn write_table(s: &mut String, rows: &[&Row]) {
             signed_pct(j.within_run.lo),
             signed_pct(j.within_run.hi),
         );
-    }
-    s.push('\n');
-}
-
-fn write_keys(s: &mut String, title: &str, keys: &[Key]) {
-    if keys.is_empty() {
-        return;
-    }
-    let _ = writeln!(s, "**{title}:** {}\n", keys.len());
-    for k in keys {
-        let _ = writeln!(s, "- {k}");
     }
     s.push('\n');
 }
