@@ -17,8 +17,9 @@
 //! PTX), [`launch`] (checks and parameters shared by GPU and emulator),
 //! [`domain`] (the numbers the kernels compute right, checked before a launch),
 //! [`device`] (cudarc), [`emulate`] (the CPU emulator), [`ptxas`] (resource
-//! reports), [`tune_cache`] (per-build tuning results), and [`dispatch`], the
-//! one place a variant is chosen for a problem.
+//! reports) and [`occupancy`] (blocks per SM from them), [`tune_cache`]
+//! (per-build tuning results), and [`dispatch`], the one place a variant is
+//! chosen for a problem.
 //!
 //! **Lab**, measuring and reporting: what to measure ([`suites`],
 //! [`suite_file`]); the run-file schema [`runfile`] and [`run_record`] (a run
@@ -46,6 +47,7 @@ pub mod launch;
 pub mod memory;
 pub mod metrics;
 pub mod npy;
+pub mod occupancy;
 pub mod operand_values;
 pub mod output;
 pub mod plot;

@@ -14,7 +14,7 @@ use tileattn::host::runfile::{CacheMode, Measurement};
 use tileattn::host::timing::Timer;
 use tileattn::host::torch_side::{self, Backend, Started, Timeouts};
 use tileattn::host::tune_cache::{self, BuildIdentity, TuneCache};
-use tileattn::host::{Error, Result, ceilings, plot, report};
+use tileattn::host::{Error, Result, plot, report};
 
 use super::measure_args::{ProblemArgs, SUITE_FILE_HELP, TimingArgs};
 use super::written::Written;
@@ -241,10 +241,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let measured_ceilings = if args.no_ceilings {
         None
     } else {
-        let spinner = super::progress::spinner("measuring the device's ceilings".into());
-        let measured = ceilings::measure(&mut timer, &timing);
-        spinner.finish_and_clear();
-        Some(measured?.0)
+        Some(super::common::measure_ceilings(&mut timer, &timing)?.0)
     };
     let cfg = BenchConfig {
         problems: plan.problems,

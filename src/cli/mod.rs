@@ -92,3 +92,80 @@ pub fn exit_code_for(e: &Error) -> ExitCode {
         _ => EXIT_OTHER,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// `(command path, subcommand)` for every subcommand, depth first, but
+    /// clap's own `help`.
+    fn commands() -> Vec<(String, clap::Command)> {
+        fn walk(path: String, cmd: &clap::Command, out: &mut Vec<(String, clap::Command)>) {
+            for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+                let p = format!("{path} {}", sub.get_name());
+                out.push((p.clone(), sub.clone()));
+                walk(p, sub, out);
+            }
+        }
+        let mut cmd = Cli::command();
+        cmd.build();
+        let mut out = Vec::new();
+        walk("tileattn".into(), &cmd, &mut out);
+        out
+    }
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    /// `tileattn CMD --help` explains every option and positional argument.
+    #[test]
+    fn every_argument_has_help() {
+        let missing: Vec<String> = commands()
+            .iter()
+            .flat_map(|(path, cmd)| {
+                cmd.get_arguments()
+                    .filter(|a| a.get_help().is_none() && a.get_long_help().is_none())
+                    .map(move |a| format!("{path} {}", a.get_id()))
+            })
+            .collect();
+        assert!(missing.is_empty(), "arguments without help: {missing:?}");
+    }
+
+    /// Every command prints its results as JSON on request.
+    #[test]
+    fn every_command_has_json() {
+        let without: Vec<String> = commands()
+            .into_iter()
+            .filter(|(_, cmd)| !cmd.get_arguments().any(|a| a.get_id() == "json"))
+            .map(|(path, _)| path)
+            .collect();
+        assert!(without.is_empty(), "no --json: {without:?}");
+    }
+
+    /// `--dtype` means the same thing wherever it is left out.
+    #[test]
+    fn every_dtype_has_one_default() {
+        let defaults: Vec<(String, Vec<String>)> = commands()
+            .iter()
+            .flat_map(|(path, cmd)| {
+                cmd.get_arguments()
+                    .filter(|a| a.get_id() == "dtype")
+                    .map(move |a| {
+                        let d = a.get_default_values().iter();
+                        (
+                            path.clone(),
+                            d.map(|v| v.to_string_lossy().into()).collect(),
+                        )
+                    })
+            })
+            .collect();
+        assert!(defaults.len() >= 4, "{defaults:?}");
+        for (path, d) in &defaults {
+            assert_eq!(d, &[super::measure_args::DEFAULT_DTYPE], "{path}");
+        }
+    }
+}

@@ -18,8 +18,8 @@ pub fn bar(len: u64, unit: &str) -> ProgressBar {
     bar
 }
 
-/// A spinner for one long step whose length is not known (`timing …`).
-pub fn spinner(message: String) -> ProgressBar {
+/// Do `work`, one long step of unknown length, under a spinner saying `message`.
+pub fn spinning<T>(message: String, work: impl FnOnce() -> T) -> T {
     let spinner = ProgressBar::new_spinner();
     spinner.set_style(
         ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
@@ -27,7 +27,9 @@ pub fn spinner(message: String) -> ProgressBar {
     );
     spinner.set_message(message);
     spinner.enable_steady_tick(Duration::from_millis(120));
-    spinner
+    let done = work();
+    spinner.finish_and_clear();
+    done
 }
 
 /// Print `line` on stderr without tearing `bar`. Not `bar.println`: indicatif

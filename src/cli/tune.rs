@@ -40,6 +40,7 @@ pub struct Args {
     /// Do not record the winners in the tuning cache.
     #[arg(long)]
     no_save: bool,
+    /// Seed of the random inputs.
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Print the results as JSON instead of tables.

@@ -82,17 +82,16 @@ impl Selection {
                 None => plan.problems.push(p),
             }
         }
-        if let Selection::Named(vs) = self {
-            if let Some(idle) = vs
+        if let Selection::Named(vs) = self
+            && let Some(idle) = vs
                 .iter()
                 .find(|v| !plan.problems.iter().any(|p| v.serves(p)))
-            {
-                return Err(Error::Invalid(format!(
-                    "{} computes none of the suite's problems (it computes {})",
-                    idle.name,
-                    computes(idle)
-                )));
-            }
+        {
+            return Err(Error::Invalid(format!(
+                "{} computes none of the suite's problems (it computes {})",
+                idle.name,
+                computes(idle)
+            )));
         }
         if plan.problems.is_empty() {
             return Err(Error::Invalid(match plan.skipped.first() {
@@ -136,13 +135,6 @@ impl Selection {
     /// run (compute capability `cc`): a named variant built only for other
     /// archs, or a family none of whose variants runs here.
     pub fn check_device(&self, registry: &Registry, cc: u32) -> Result<()> {
-        let archs = |v: &Variant| {
-            v.archs
-                .iter()
-                .map(|a| a.name())
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
         match self {
             Selection::Tuned => Ok(()),
             Selection::Family(f) => {
@@ -166,7 +158,11 @@ impl Selection {
                 Some(v) => Err(Error::Invalid(format!(
                     "{} is built for {} only, which this GPU (compute capability {}.{}) cannot run",
                     v.name,
-                    archs(v),
+                    v.archs
+                        .iter()
+                        .map(|a| a.name())
+                        .collect::<Vec<_>>()
+                        .join(", "),
                     cc / 10,
                     cc % 10
                 ))),
