@@ -11,11 +11,11 @@ use tileattn::host::Result;
 use tileattn::host::compare::{self, Comparison, Options};
 use tileattn::host::output::{Batch, FilePlan};
 use tileattn::host::plot::Drawing;
-use tileattn::host::ratchet::rule::{parse_confidence, parse_drift, parse_threshold};
-use tileattn::host::ratchet::{Baseline, Rule};
+use tileattn::host::ratchet::Baseline;
 use tileattn::host::runfile::RunFile;
 
 use super::common::unreadable;
+use super::rule_args::RuleArgs;
 use super::written::{SkippedFigure, Written};
 
 #[derive(clap::Args)]
@@ -25,21 +25,10 @@ pub struct Args {
     a: PathBuf,
     /// The run compared: every ratio is B/A, above 1 when B is slower.
     b: PathBuf,
-    /// Smallest change that matters: `2%` or `0.02`. B is slower (exit 1)
-    /// when a measurement, or an implementation's geometric mean, is slower by
-    /// more than this, and by more than half of it at the low end of its CI.
-    #[arg(long, default_value = "2%")]
-    threshold: String,
-    /// Run-level confidence: when nothing got slower by more than half the
-    /// threshold, B is called slower with probability at most 1 − this.
-    /// `0.95` or `95%`.
-    #[arg(long, default_value = "0.95")]
-    confidence: String,
-    /// Between-run drift of one run's median, as a relative SD at every
-    /// duration (`1%`, `0.01`; `0` trusts the two runs' samples alone), instead
-    /// of A's calibration (a ratchet baseline's) or the built-in default.
-    #[arg(long)]
-    drift: Option<String>,
+    // B is slower (exit 1) when a measurement or an implementation's
+    // geometric mean counts as slower by this rule.
+    #[command(flatten)]
+    rule: RuleArgs,
     /// Compare runs of different GPUs (model, or MIG slice) too; their ratios
     /// then measure the hardware as much as the change.
     #[arg(long)]
@@ -65,9 +54,7 @@ struct Output<'a> {
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
-    let threshold = parse_threshold(&args.threshold)?;
-    let confidence = parse_confidence(&args.confidence)?;
-    let drift = args.drift.as_deref().map(parse_drift).transpose()?;
+    let choice = args.rule.parse()?;
     let mut files = FilePlan::new();
     files.input(&args.a).input(&args.b);
     for out in args.out.iter().chain(&args.figure) {
@@ -76,9 +63,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
     // Loaded as a baseline: a run file is one without history or calibration.
     let a = Baseline::load(&args.a).map_err(unreadable)?;
     let b = RunFile::load(&args.b).map_err(unreadable)?;
-    let (drift, drift_source) = a.drift_for(drift);
+    let (rule, drift_source) = choice.rule(&a)?;
     let options = Options {
-        rule: Rule::new(threshold, confidence, drift)?,
+        rule,
         drift_source,
         allow_different_gpu: args.allow_different_gpu,
     };

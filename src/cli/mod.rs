@@ -13,6 +13,7 @@ mod plot;
 mod progress;
 mod ratchet;
 mod report;
+mod rule_args;
 mod run;
 mod tables;
 mod time;

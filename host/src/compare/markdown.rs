@@ -6,7 +6,8 @@ use std::fmt::Write as _;
 
 use super::{Comparison, Row};
 use crate::ratchet::Verdict;
-use crate::ratchet::format::{fmt_g, signed_pct, variant_change, write_keys};
+use crate::ratchet::format::{ci_cell, fmt_g, signed_pct, variant_change};
+use crate::ratchet::markdown::{regressions, write_aggregates, write_keys};
 use crate::ratchet::rule_text::RuleWords;
 
 /// A verdict in B's terms.
@@ -30,19 +31,15 @@ impl Comparison {
         if !self.b_slower {
             return "B is not slower".into();
         }
-        let mut what: Vec<String> = self
-            .aggregates
-            .iter()
-            .filter(|a| a.verdict == Verdict::Regressed)
-            .map(|a| format!("{} overall {}", a.implementation, signed_pct(a.ratio.ratio)))
-            .collect();
         let slower = self
             .rows
             .iter()
             .filter(|r| r.verdict == Verdict::Regressed)
             .count();
-        what.push(format!("{slower} of {} measurements", self.rows.len()));
-        format!("B is slower ({})", what.join("; "))
+        format!(
+            "B is slower ({})",
+            regressions(&self.aggregates, slower, self.rows.len())
+        )
     }
 
     pub fn markdown(&self) -> String {
@@ -57,24 +54,14 @@ impl Comparison {
             }
             s.push('\n');
         }
-        let _ = writeln!(
-            s,
-            "| implementation (geometric mean) | measurements | B/A | CI ({}%) | verdict |\n\
-             |---|---:|---:|---|---|",
-            fmt_g(self.rule.aggregate_confidence * 100.0)
+        write_aggregates(
+            &mut s,
+            ["implementation (geometric mean)", "B/A"],
+            self.rule.aggregate_confidence,
+            &self.aggregates,
+            ratio_cell,
+            |v| verdict_cell(v).into(),
         );
-        for a in &self.aggregates {
-            let _ = writeln!(
-                s,
-                "| {} | {} | {} | {} … {} | {} |",
-                a.implementation,
-                a.measurements,
-                ratio_cell(a.ratio.ratio),
-                signed_pct(a.ratio.lo),
-                signed_pct(a.ratio.hi),
-                verdict_cell(a.verdict)
-            );
-        }
         s.push('\n');
         let _ = writeln!(
             s,
@@ -126,7 +113,7 @@ impl Comparison {
 fn write_row(s: &mut String, r: &Row) {
     let _ = writeln!(
         s,
-        "| {} | {} | {} | {} | {:.4} | {:.4} | {} | {} … {} | {} |",
+        "| {} | {} | {} | {} | {:.4} | {:.4} | {} | {} | {} |",
         r.implementation,
         r.problem.label(),
         r.mode.name(),
@@ -134,8 +121,7 @@ fn write_row(s: &mut String, r: &Row) {
         r.a_median_ms,
         r.b_median_ms,
         ratio_cell(r.ratio.ratio),
-        signed_pct(r.ratio.lo),
-        signed_pct(r.ratio.hi),
+        ci_cell(&r.ratio),
         verdict_cell(r.verdict)
     );
 }

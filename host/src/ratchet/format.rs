@@ -1,9 +1,7 @@
-//! How the ratchet (and `tileattn compare`) write numbers, hashes, changes
-//! of variant and lists of measurements into Markdown.
+//! How the ratchet (and `tileattn compare`) write numbers: percentages,
+//! short decimals, short hashes, CIs, changes of variant.
 
-use std::fmt::Write as _;
-
-use super::matching::Key;
+use crate::stats::RatioCi;
 
 /// A ratio as a signed change: 1.0312 → `+3.12%`.
 pub fn signed_pct(ratio: f64) -> String {
@@ -42,16 +40,9 @@ pub fn variant_change(before: Option<&str>, after: Option<&str>) -> String {
     }
 }
 
-/// A bold title with the count, then one bullet per measurement; nothing when empty.
-pub fn write_keys(s: &mut String, title: &str, keys: &[Key]) {
-    if keys.is_empty() {
-        return;
-    }
-    let _ = writeln!(s, "**{title}:** {}\n", keys.len());
-    for k in keys {
-        let _ = writeln!(s, "- {k}");
-    }
-    s.push('\n');
+/// A CI as the changes at its ends: `-1.20% … +3.40%`.
+pub fn ci_cell(r: &RatioCi) -> String {
+    format!("{} … {}", signed_pct(r.lo), signed_pct(r.hi))
 }
 
 #[cfg(test)]

@@ -194,6 +194,7 @@ pub mod calibrate;
 pub mod decision;
 pub mod drift;
 pub mod format;
+pub mod markdown;
 pub mod matching;
 pub mod provenance;
 pub mod report;

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use super::decision::{Aggregate, run_regressed};
 use super::drift::DriftSource;
-use super::format::{fmt_g, short, signed_pct, variant_change, write_keys};
+use super::format::{ci_cell, short, signed_pct, variant_change};
+use super::markdown::{regressions, write_aggregates, write_keys};
 use super::matching::{Comparison, Key, Mismatch, Row};
 use super::rule::{Rule, Verdict};
 use super::rule_text::{RuleSetting, RuleWords};
@@ -145,18 +146,10 @@ impl Report {
         if !self.regressed() {
             return "no regression".into();
         }
-        let mut what: Vec<String> = self
-            .aggregates
-            .iter()
-            .filter(|a| a.verdict == Verdict::Regressed)
-            .map(|a| format!("{} overall {}", a.implementation, signed_pct(a.ratio.ratio)))
-            .collect();
-        what.push(format!(
-            "{} of {} measurements",
-            self.counts.regressed,
-            self.rows.len()
-        ));
-        format!("regressed ({})", what.join("; "))
+        format!(
+            "regressed ({})",
+            regressions(&self.aggregates, self.counts.regressed, self.rows.len())
+        )
     }
 
     /// The report as a pull-request comment.
@@ -169,24 +162,14 @@ impl Report {
 ",
             self.headline()
         );
-        let _ = writeln!(
-            s,
-            "| overall (geometric mean of the ratios) | measurements | change | CI ({}%) | verdict |\n\
-             |---|---:|---:|---|---|",
-            fmt_g(self.rule.aggregate_confidence * 100.0)
+        write_aggregates(
+            &mut s,
+            ["overall (geometric mean of the ratios)", "change"],
+            self.rule.aggregate_confidence,
+            &self.aggregates,
+            signed_pct,
+            verdict_cell,
         );
-        for a in &self.aggregates {
-            let _ = writeln!(
-                s,
-                "| {} | {} | {} | {} … {} | {} |",
-                a.implementation,
-                a.measurements,
-                signed_pct(a.ratio.ratio),
-                signed_pct(a.ratio.lo),
-                signed_pct(a.ratio.hi),
-                verdict_cell(a.verdict)
-            );
-        }
         let _ = writeln!(
             s,
             "\nMeasurements: **{} regressed**, {} inconclusive, {} unchanged, {} improved; \
@@ -299,15 +282,13 @@ fn write_table(s: &mut String, rows: &[&Row]) {
         let variant = variant_change(r.baseline_variant.as_deref(), r.current_variant.as_deref());
         let _ = writeln!(
             s,
-            "| {verdict} | {} | {:.4} | {:.4} | {} | {} … {} | {} … {} | {variant} |",
+            "| {verdict} | {} | {:.4} | {:.4} | {} | {} | {} | {variant} |",
             r.key,
             r.baseline_median_ms,
             r.current_median_ms,
             signed_pct(j.ratio.ratio),
-            signed_pct(j.ratio.lo),
-            signed_pct(j.ratio.hi),
-            signed_pct(j.within_run.lo),
-            signed_pct(j.within_run.hi),
+            ci_cell(&j.ratio),
+            ci_cell(&j.within_run),
         );
     }
     s.push('\n');
