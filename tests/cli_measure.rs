@@ -99,7 +99,7 @@ const D64_BF16: &str = "attn_fwd_v1_d64_bf16_bm64_bn64_w4_s2_noncausal";
 /// variants and the suite before any device is needed.
 #[test]
 fn bench_selections_are_checked_before_the_device() {
-    let cases: [(&[&str], &str); 7] = [
+    let cases: [(&[&str], &str); 8] = [
         (
             &["bench", "--suite", "fa2", "--variant", "nope"],
             "no variant `nope`",
@@ -143,6 +143,10 @@ fn bench_selections_are_checked_before_the_device() {
         ),
         (
             &["bench", "--suite", "seed", "--dtype", "f16"],
+            "cannot be used with",
+        ),
+        (
+            &["tune", "--suite", "seed", "--causal"],
             "cannot be used with",
         ),
     ];

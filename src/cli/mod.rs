@@ -50,7 +50,7 @@ enum Command {
     Check(check::Args),
     /// Run attention on tensors from .npy files and write O (and LSE) as .npy.
     Run(run::Args),
-    /// Benchmark a suite (tuned tileattn, optionally torch's SDPA backends) into a run file, its Markdown report and figures.
+    /// Benchmark a suite or a shape (tileattn's tuned, named or family's variant, optionally torch's SDPA backends) into a run file, its Markdown report and figures, in one folder.
     Bench(bench::Args),
     /// Redraw the SVG figures of a saved run file.
     Plot(plot::Args),

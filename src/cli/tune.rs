@@ -19,9 +19,9 @@ pub struct Args {
     #[command(flatten)]
     problem: ProblemArgs,
     /// Tune every shape of a built-in suite (seed, fa2, cliff, gqa) instead of --shape.
-    #[arg(long, conflicts_with_all = ["shape", "suite_file"])]
+    #[arg(long, conflicts_with_all = ["shape", "suite_file", "causal", "dtype"])]
     suite: Option<String>,
-    #[arg(long, value_name = "PATH", conflicts_with = "shape", help = super::measure_args::SUITE_FILE_HELP)]
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["shape", "causal", "dtype"], help = super::measure_args::SUITE_FILE_HELP)]
     suite_file: Option<PathBuf>,
     /// exhaustive (every candidate to full precision) or halving (successive halving).
     #[arg(long, default_value = "exhaustive")]
