@@ -41,6 +41,7 @@ pub mod element;
 pub mod emulate;
 pub mod error;
 pub mod implementations;
+pub mod inputs;
 pub mod launch;
 pub mod memory;
 pub mod metrics;
