@@ -97,9 +97,20 @@ def attention(
     """O and LSE of q, k, v on their GPU (or their fakes, under tracing)."""
     _check(q, k, v, dtype)
     scale = None if scale is None else float(scale)
-    if torch.compiler.is_compiling() or q.device.type != "cuda":
-        return torch.ops.tileattn.attention(q, k, v, bool(causal), scale, variant)
-    return _launch(q, k, v, bool(causal), scale, variant)
+    if q.device.type == "cuda" and _launches_directly(q, k, v):
+        return _launch(q, k, v, bool(causal), scale, variant)
+    return torch.ops.tileattn.attention(q, k, v, bool(causal), scale, variant)
+
+
+def _launches_directly(*tensors: torch.Tensor) -> bool:
+    """Whether a call can skip the op: plain tensors, in eager mode, that no
+    gradient flows through. Anything else goes through the op: tracing, meta,
+    fake or other tensor subclasses, and autograd (the op has no backward, and
+    says so if one is attempted, where a direct launch would cut the graph)."""
+    if torch.compiler.is_compiling():
+        return False
+    grad = torch.is_grad_enabled()
+    return all(type(x) is torch.Tensor and not (grad and x.requires_grad) for x in tensors)
 
 
 def _launch(
