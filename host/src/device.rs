@@ -338,14 +338,14 @@ impl Device {
             2
         };
         for (name, t) in ["q", "k", "v", "o"].into_iter().zip(tensors) {
-            if t.addr % align != 0 {
+            if !t.addr.is_multiple_of(align) {
                 return Err(Error::Invalid(format!(
                     "{name}: data pointer {:#x} is not {align}-byte aligned, which {} needs",
                     t.addr, variant.name
                 )));
             }
         }
-        if lse % 4 != 0 {
+        if !lse.is_multiple_of(4) {
             return Err(Error::Invalid(format!(
                 "lse: data pointer {lse:#x} is not 4-byte aligned"
             )));

@@ -45,5 +45,9 @@ fn _tileattn(m: &Bound<'_, PyModule>) -> PyResult<()> {
 /// The names of this build's kernel variants, as `tileattn variants` lists them.
 #[pyfunction]
 fn variants() -> Vec<&'static str> {
-    tileattn::registry().variants.iter().map(|v| v.name).collect()
+    tileattn::registry()
+        .variants
+        .iter()
+        .map(|v| v.name)
+        .collect()
 }

@@ -103,6 +103,9 @@ def test_what_a_zero_copy_launch_cannot_do_is_refused():
     k = v = base[..., :64].contiguous()
     with pytest.raises(ValueError, match=r"q: data pointer 0x[0-9a-f]+ is not 16-byte aligned"):
         tileattn.attention(q, k, v, variant=_family_variant("v1", "d64_f16", False))
+    rows = torch.randn(1, 64, 2, 68, device="cuda", dtype=torch.float16)[..., :64]
+    with pytest.raises(ValueError, match=r"multiples of 8 elements \(16-byte rows\); v has strides \[8704, 136, 68, 1\]"):
+        tileattn.attention(k, k, rows, variant=_family_variant("v1", "d64_f16", False))
     with pytest.raises(ValueError, match=r"negative scale runs as \|scale\| on -q"):
         tileattn.attention(k, k, v, scale=-0.1)
 
