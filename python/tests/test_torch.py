@@ -76,6 +76,13 @@ def test_gpu_tensors_compute_in_their_own_dtype():
     assert tileattn.attention(*meta(), dtype="bf16").dtype == torch.bfloat16
 
 
+def test_variants_are_chosen_for_a_device():
+    with pytest.raises(ValueError, match=r"^q: device meta: a choice of variant needs a CUDA device"):
+        tileattn.variant_for(*meta())
+    q, k, v = tensors(dtype=torch.bfloat16)
+    assert tileattn.variant_for(q, k, v) == tileattn.variant_for(*[x.float().numpy() for x in (q, k, v)], dtype="bf16")
+
+
 def test_the_custom_op_is_registered():
     schema = str(torch.ops.tileattn.attention.default._schema)
     assert schema == (

@@ -62,6 +62,8 @@ def device_and_dtype(
 ) -> Tuple[int, str]:
     """The CUDA device index and compute dtype of a call, every argument checked."""
     _check(q, k, v, dtype)
+    if q.device.type != "cuda":
+        raise ValueError(f"q: device {q.device}: a choice of variant needs a CUDA device")
     return q.device.index, _DTYPE_NAMES[q.dtype]
 
 
