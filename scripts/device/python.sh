@@ -10,6 +10,10 @@
 #   python3 -m pip download --only-binary=:all: --dest target/wheels pytest
 #   # carry target/wheels (WHEEL) and target/release/tileattn
 #
+# The wheel (tagged cp39-abi3-linux_x86_64) needs the GPU machine's glibc to
+# be as new as the one it was built against: a wheel built on Debian 12
+# needed GLIBC_2.34 (`objdump -T _tileattn.abi3.so | grep GLIBC_`).
+#
 # WHEEL, a .whl or a directory of them, is installed without dependencies
 # (torch, numpy and triton are the machine's) into a temporary directory,
 # which goes first on PYTHONPATH. Then:
