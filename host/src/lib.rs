@@ -16,7 +16,9 @@
 //! **Runtime**, running a variant: [`registry`] (this build's variants and
 //! PTX), [`launch`] (checks and parameters shared by GPU and emulator),
 //! [`domain`] (the numbers the kernels compute right, checked before a launch),
-//! [`device`] (cudarc), [`emulate`] (the CPU emulator), [`ptxas`] (resource
+//! [`inputs`] (a caller's Q, K and V into a problem and the kernels' inputs,
+//! for every front end), [`device`] (cudarc; launches on tileattn's buffers or
+//! a caller's), [`emulate`] (the CPU emulator), [`ptxas`] (resource
 //! reports) and [`occupancy`] (blocks per SM from them), [`tune_cache`]
 //! (per-build tuning results), and [`dispatch`], the one place a variant is
 //! chosen for a problem.
@@ -43,6 +45,7 @@ pub mod element;
 pub mod emulate;
 pub mod error;
 pub mod implementations;
+pub mod inputs;
 pub mod launch;
 pub mod memory;
 pub mod metrics;
