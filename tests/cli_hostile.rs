@@ -344,13 +344,16 @@ fn outputs_keep_their_mode_and_negative_scales_give_finite_results() {
 fn a_broken_pipe_ends_quietly() {
     for args in [&["variants"][..], &["variants", "--json"]] {
         let dir = tempfile::tempdir().unwrap();
-        let mut child = command(dir.path(), args)
-            .stdout(Stdio::piped())
+        // The read end is closed before the child starts: closing it after
+        // the spawn raced the child, which under load could write all its
+        // output into the pipe's buffer first and exit 0.
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = command(dir.path(), args)
+            .stdout(writer)
             .stderr(Stdio::piped())
-            .spawn()
+            .output()
             .unwrap();
-        drop(child.stdout.take());
-        let out = child.wait_with_output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(141), "{args:?}: {stderr}");
         assert!(
