@@ -16,6 +16,11 @@ use emu::convert;
 
 #[cfg(target_arch = "nvptx64")]
 mod gpu;
+
+mod hopper;
+pub mod tensor_map;
+pub use hopper::*;
+pub use tensor_map::{Swizzle, TensorMap, TensorMapDesc};
 #[cfg(target_arch = "nvptx64")]
 use gpu as backend;
 #[cfg(target_arch = "nvptx64")]
