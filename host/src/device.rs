@@ -11,12 +11,13 @@ use cudarc::driver::{
     LaunchConfig, PushKernelArg,
 };
 use cudarc::nvrtc::Ptx;
-use tileattn_kernels::{Arch, AttnParams};
+use tileattn_kernels::{Arch, AttnParams, Family, TmaMaps};
 
 use crate::launch::{self, TensorDesc};
 use crate::problem::Problem;
 use crate::registry::{Registry, Variant};
 use crate::tensor::{Layout, Tensor, to_bits};
+use crate::tma;
 use crate::{Error, Result};
 
 /// Above this, a kernel must opt in to more dynamic shared memory.
@@ -276,7 +277,31 @@ impl Device {
             ptr(&ops.o.buf),
             ops.lse.device_ptr(&self.stream).0,
         ];
-        let params = launch::params(p, addr, &ops.q.desc, &ops.k.desc, &ops.v.desc, &ops.o.desc);
+        let mut params =
+            launch::params(p, addr, &ops.q.desc, &ops.k.desc, &ops.v.desc, &ops.o.desc);
+        let maps = if variant.tile.family == Family::V4 {
+            let descs = tma::describe_all(
+                &variant.tile,
+                [addr[0], addr[1], addr[2]],
+                [&ops.q.desc, &ops.k.desc, &ops.v.desc],
+            )?;
+            let maps = tma::encoded(&descs)?;
+            // SAFETY: TmaMaps is plain bytes (three 128-byte maps).
+            let bytes = unsafe {
+                std::slice::from_raw_parts(
+                    &maps as *const TmaMaps as *const u8,
+                    std::mem::size_of::<TmaMaps>(),
+                )
+            };
+            let buf = self
+                .stream
+                .clone_htod(bytes)
+                .map_err(cuda_err("uploading tensor maps"))?;
+            params.tma = buf.device_ptr(&self.stream).0;
+            Some(buf)
+        } else {
+            None
+        };
         let [gx, gy, gz] = variant.grid(p);
         let cfg = LaunchConfig {
             grid_dim: (gx, gy, gz),
@@ -288,6 +313,7 @@ impl Device {
             cfg,
             args: KernelArgs(params),
             stream: self.stream.clone(),
+            _maps: maps,
         })
     }
 
@@ -392,6 +418,8 @@ pub struct PreparedLaunch {
     cfg: LaunchConfig,
     args: KernelArgs,
     stream: Arc<CudaStream>,
+    /// The tensor maps `args` points at (v4), kept alive with the launch.
+    _maps: Option<CudaSlice<u8>>,
 }
 
 impl PreparedLaunch {

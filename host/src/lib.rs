@@ -40,6 +40,7 @@ pub mod suite_file;
 pub mod suites;
 pub mod tensor;
 pub mod timing;
+pub mod tma;
 pub mod torch_side;
 pub mod tune;
 pub mod tune_cache;

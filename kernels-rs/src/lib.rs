@@ -27,6 +27,7 @@ pub mod element;
 pub mod flash;
 pub mod mask;
 pub mod params;
+pub mod pipeline;
 pub mod prims;
 pub mod probes;
 pub mod smem_tile;
@@ -35,7 +36,8 @@ pub mod v0;
 pub mod v1;
 pub mod v2;
 pub mod v3;
+pub mod v4;
 
 pub use element::{Bf16, DType, Element, F16};
-pub use params::{AttnParams, Strides};
+pub use params::{AttnParams, Strides, TmaMaps};
 pub use tile::{Arch, Family, Rule, TileConfig};
