@@ -22,6 +22,7 @@
 //! different barriers forever) is reported as [`EmuError::Deadlock`] instead of
 //! hanging.
 
+mod async_state;
 mod groups;
 mod sched;
 mod warp;

@@ -11,6 +11,8 @@ use std::vec::Vec;
 use corosensei::stack::DefaultStack;
 use corosensei::{Coroutine, CoroutineResult, Yielder};
 
+use super::async_state::{CpAsyncQueue, InFlightReads, WgmmaQueue};
+
 /// Stack of one emulated GPU thread. Generous: it is virtual memory, and only
 /// the pages a kernel touches become resident.
 const FIBER_STACK_BYTES: usize = 256 * 1024;
@@ -125,8 +127,8 @@ pub(crate) struct Block {
     /// without it moving means nobody can move again.
     progress: Cell<u64>,
     warps: Vec<Warp>,
-    /// Shared memory that issued `wgmma` chains may still read (see `wgmma.rs`).
-    pub(crate) wgmma_reads: super::wgmma::InFlightReads,
+    /// Shared memory that issued `wgmma` chains may still read.
+    pub(crate) wgmma_reads: InFlightReads,
     /// The first copy and chain found racing: (thread, offset), see
     /// [`EmuError::CopyRacesWgmma`].
     pub(crate) copy_race: Cell<Option<(u32, usize)>>,
@@ -138,10 +140,10 @@ pub(crate) struct ThreadCtx {
     block: *const Block,
     yielder: Cell<*const Yielder<(), ()>>,
     wait: Cell<Wait>,
-    /// `cp.async` copies issued but not yet performed (see `warp.rs`).
-    pub(crate) cp_async: UnsafeCell<super::warp::CpAsyncQueue>,
-    /// `wgmma` chains issued but not yet performed (see `wgmma.rs`).
-    pub(crate) wgmma: UnsafeCell<super::wgmma::WgmmaQueue>,
+    /// `cp.async` copies issued but not yet performed.
+    pub(crate) cp_async: UnsafeCell<CpAsyncQueue>,
+    /// `wgmma` chains issued but not yet performed.
+    pub(crate) wgmma: UnsafeCell<WgmmaQueue>,
 }
 
 std::thread_local! {
