@@ -164,15 +164,6 @@ fn setmaxnreg(inc: bool, count: u32) {
                     if count < held {
                         invalid("setmaxnreg.inc below the warpgroup's current register count");
                     }
-                    let most = b.regs.most();
-                    if count > most {
-                        fail(EmuError::RegisterBudget {
-                            block: b.idx(),
-                            warpgroup: wg,
-                            requested: count,
-                            most,
-                        });
-                    }
                     while !b.regs.try_take(wg, count) {
                         suspend(ctx, Wait::Registers);
                     }

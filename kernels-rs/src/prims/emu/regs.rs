@@ -5,7 +5,9 @@
 //! multiple of 8. `setmaxnreg.dec` returns a warpgroup's surplus to the
 //! pool; `setmaxnreg.inc` takes from it, waiting while it is short. The
 //! instruction is warpgroup-collective (`.sync.aligned`): the 128 threads of
-//! a warpgroup meet at a rendezvous, and the last to arrive performs it.
+//! a warpgroup meet at a rendezvous, and the last to arrive performs it. An
+//! `inc` the pool can never satisfy shows as a block where nothing moves: the
+//! scheduler reports it as over budget.
 //! Plain data: `hopper.rs` drives it and suspends the waiters.
 
 use core::cell::Cell;
@@ -13,8 +15,6 @@ use std::vec::Vec;
 
 /// Registers of one SM (64K 32-bit registers), all of them this block's.
 pub(crate) const REGISTER_FILE: u32 = 65536;
-/// The smallest count `setmaxnreg` accepts.
-pub(crate) const MIN_REGS: u32 = 24;
 /// Threads of a warpgroup.
 pub(crate) const WARPGROUP: u32 = 128;
 
@@ -26,6 +26,8 @@ struct Warpgroup {
     arrived: Cell<u32>,
     /// The request of the instance in progress: (inc, count).
     request: Cell<Option<(bool, u32)>>,
+    /// All 128 threads are in: the last one performs the request.
+    performing: Cell<bool>,
     generation: Cell<u64>,
 }
 
@@ -39,8 +41,6 @@ pub(crate) enum Rendezvous {
 
 pub(crate) struct RegisterPool {
     free: Cell<u32>,
-    /// Registers held for good by warps outside a whole warpgroup.
-    fixed: u32,
     groups: Vec<Warpgroup>,
 }
 
@@ -56,7 +56,6 @@ impl RegisterPool {
             .collect();
         RegisterPool {
             free: Cell::new(REGISTER_FILE - cap * threads),
-            fixed: cap * (threads % WARPGROUP),
             groups,
         }
     }
@@ -87,6 +86,7 @@ impl RegisterPool {
         }
         let arrived = g.arrived.get() + 1;
         if arrived == WARPGROUP {
+            g.performing.set(true);
             Ok(Rendezvous::Last)
         } else {
             g.arrived.set(arrived);
@@ -102,12 +102,20 @@ impl RegisterPool {
         self.groups[wg as usize].per_thread.get()
     }
 
-    /// The most each thread of one warpgroup could ever hold: everything but
-    /// what the other warpgroups keep at their minimum and the fixed warps
-    /// keep.
-    pub(crate) fn most(&self) -> u32 {
-        let others = (self.groups.len() as u32 - 1) * MIN_REGS * WARPGROUP;
-        (REGISTER_FILE - others - self.fixed) / WARPGROUP
+    /// Registers in the pool, held by no thread.
+    pub(crate) fn free(&self) -> u32 {
+        self.free.get()
+    }
+
+    /// A warpgroup whose `inc` waits for registers: (warpgroup, count).
+    pub(crate) fn starved(&self) -> Option<(u32, u32)> {
+        self.groups
+            .iter()
+            .enumerate()
+            .find_map(|(wg, g)| match g.request.get() {
+                Some((true, count)) if g.performing.get() => Some((wg as u32, count)),
+                _ => None,
+            })
     }
 
     /// `dec`: lower `wg` to `count` per thread (at most what it holds).
@@ -136,6 +144,7 @@ impl RegisterPool {
         let g = &self.groups[wg as usize];
         g.arrived.set(0);
         g.request.set(None);
+        g.performing.set(false);
         g.generation.set(g.generation.get() + 1);
     }
 }

@@ -100,14 +100,17 @@ pub enum EmuError {
         thread: u32,
         offset: usize,
     },
-    /// Warpgroup `warpgroup` asked `setmaxnreg.inc` for `requested` registers
-    /// per thread; the block can never give it more than `most` (everything
-    /// the other warps hold at their minimum subtracted).
+    /// The block stopped moving while warpgroup `warpgroup` waited in
+    /// `setmaxnreg.inc` to go from `held` to `requested` registers per
+    /// thread, with `free` registers in the pool: the block's warpgroups ask
+    /// for more than the register file, or the `dec` that would free them is
+    /// never reached.
     RegisterBudget {
         block: [u32; 3],
         warpgroup: u32,
+        held: u32,
         requested: u32,
-        most: u32,
+        free: u32,
     },
     /// A thread exited with TMA stores not covered by a
     /// `cp.async.bulk.wait_group.read`: on the GPU they could still be
@@ -198,12 +201,16 @@ impl core::fmt::Display for EmuError {
             EmuError::RegisterBudget {
                 block,
                 warpgroup,
+                held,
                 requested,
-                most,
+                free,
             } => write!(
                 f,
-                "emulator: in block {block:?}, warpgroup {warpgroup} asked setmaxnreg.inc for \
-                 {requested} registers per thread; the block can give it at most {most}"
+                "emulator: in block {block:?}, warpgroup {warpgroup} waits forever in \
+                 setmaxnreg.inc to go from {held} to {requested} registers per thread: the \
+                 pool has {free} of the 65536 and no warp will return more (the warpgroups \
+                 ask for more than the register file, or the setmaxnreg.dec that frees them \
+                 is never reached)"
             ),
             EmuError::BulkStoreInFlight { block, thread } => write!(
                 f,
@@ -618,14 +625,23 @@ fn run_block<F: Fn() + Sync>(
                     .filter(|(c, f)| f.is_some() && c.wait.get() == w)
                     .count() as u32
             };
-            result = Err(EmuError::Deadlock {
-                block: idx,
-                at_barrier: count(Wait::Barrier),
-                at_named_barrier: count(Wait::NamedBarrier),
-                at_warp_sync: count(Wait::Warp),
-                at_mbarrier: count(Wait::MBarrier),
-                at_setmaxnreg: count(Wait::Registers),
-                exited: dims.block - live as u32,
+            result = Err(match block.regs.starved() {
+                Some((warpgroup, requested)) => EmuError::RegisterBudget {
+                    block: idx,
+                    warpgroup,
+                    held: block.regs.held(warpgroup),
+                    requested,
+                    free: block.regs.free(),
+                },
+                None => EmuError::Deadlock {
+                    block: idx,
+                    at_barrier: count(Wait::Barrier),
+                    at_named_barrier: count(Wait::NamedBarrier),
+                    at_warp_sync: count(Wait::Warp),
+                    at_mbarrier: count(Wait::MBarrier),
+                    at_setmaxnreg: count(Wait::Registers),
+                    exited: dims.block - live as u32,
+                },
             });
             break;
         }

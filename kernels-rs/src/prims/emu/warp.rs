@@ -108,9 +108,9 @@ pub(crate) fn shared_opaque(a: SharedAddr) -> SharedAddr {
 /// # Safety
 /// Every address a participating lane gives must point at 16 readable bytes.
 pub(crate) unsafe fn ldmatrix<const N: usize>(row_addr: SharedAddr, trans: bool) -> [u32; N] {
+    check_landed(row_addr as usize, row_addr as usize + 16);
     let lane = with_ctx(|c, _| c.tid % 32) as usize;
     let addrs = warp_exchange(row_addr as usize);
-    check_landed(row_addr as usize, row_addr as usize + 16);
     let (g, t) = (lane / 4, lane % 4);
     let element = |m: usize, row: usize, col: usize| -> u32 {
         // SAFETY: the caller guarantees each row address is readable for 16 bytes.
