@@ -19,12 +19,12 @@ mod gpu;
 
 mod hopper;
 pub mod tensor_map;
-pub use hopper::*;
-pub use tensor_map::{Swizzle, TensorMap, TensorMapDesc};
 #[cfg(target_arch = "nvptx64")]
 use gpu as backend;
 #[cfg(target_arch = "nvptx64")]
 use gpu as convert;
+pub use hopper::*;
+pub use tensor_map::{Swizzle, TensorMap, TensorMapDesc};
 
 /// `%tid.x` (blocks are one-dimensional).
 #[inline(always)]

@@ -93,7 +93,7 @@ pub fn named_barrier_arrive(id: u32, threads: u32) {
 /// register cap (`.maxntid` with `.minnctapersm`).
 #[inline(always)]
 pub unsafe fn setmaxnreg_inc<const N: u32>() {
-    const { assert!(N >= 24 && N <= 256 && N % 8 == 0) };
+    const { assert!(N >= 24 && N <= 256 && N.is_multiple_of(8)) };
     // SAFETY: forwarded to the caller.
     unsafe { backend::setmaxnreg_inc::<N>() }
 }
@@ -105,7 +105,7 @@ pub unsafe fn setmaxnreg_inc<const N: u32>() {
 /// As [`setmaxnreg_inc`]; the warp's live registers fit in `N`.
 #[inline(always)]
 pub unsafe fn setmaxnreg_dec<const N: u32>() {
-    const { assert!(N >= 24 && N <= 256 && N % 8 == 0) };
+    const { assert!(N >= 24 && N <= 256 && N.is_multiple_of(8)) };
     // SAFETY: forwarded to the caller.
     unsafe { backend::setmaxnreg_dec::<N>() }
 }

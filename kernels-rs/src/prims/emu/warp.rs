@@ -6,8 +6,9 @@
 //! (threadID_in_group). A 32-bit register holding two 16-bit elements keeps the
 //! lower-indexed element in its low half.
 
+use super::async_state::PendingCopy;
 use super::convert::{bf16_to_f32, f16_to_f32};
-use super::groups::AsyncGroups;
+use super::read_guard::check_landed;
 use super::sched::{warp_exchange, with_ctx};
 
 /// `shfl.sync.bfly.b32` with a full mask.
@@ -107,6 +108,7 @@ pub(crate) fn shared_opaque(a: SharedAddr) -> SharedAddr {
 /// # Safety
 /// Every address a participating lane gives must point at 16 readable bytes.
 pub(crate) unsafe fn ldmatrix<const N: usize>(row_addr: SharedAddr, trans: bool) -> [u32; N] {
+    check_landed(row_addr as usize, row_addr as usize + 16);
     let lane = with_ctx(|c, _| c.tid % 32) as usize;
     let addrs = warp_exchange(row_addr as usize);
     let (g, t) = (lane / 4, lane % 4);
@@ -123,18 +125,6 @@ pub(crate) unsafe fn ldmatrix<const N: usize>(row_addr: SharedAddr, trans: bool)
     })
 }
 
-/// One 16-byte `cp.async` not yet performed.
-pub(crate) struct PendingCopy {
-    dst: *mut u8,
-    src: *const u8,
-    src_bytes: u32,
-}
-
-/// A thread's `cp.async` state: copies are performed when a `wait_group`
-/// covers them, not when issued, so a kernel that reads shared memory before
-/// waiting reads stale data on the emulator exactly as it could on the GPU.
-pub(crate) type CpAsyncQueue = AsyncGroups<PendingCopy>;
-
 /// `cp.async.cg.shared.global [dst], [src], 16, src_bytes`: copy `src_bytes`
 /// (0..=16) and fill the rest of the 16 bytes with zeros.
 ///
@@ -150,11 +140,7 @@ pub(crate) unsafe fn cp_async_16(dst: SharedAddr, src: *const u8, src_bytes: u32
         }
         b.wgmma_reads
             .copy_issued(dst as usize - b.smem_base() as usize);
-        (*c.cp_async.get()).issue(PendingCopy {
-            dst: dst as *mut u8,
-            src,
-            src_bytes: src_bytes.min(16),
-        })
+        (*c.cp_async.get()).issue(PendingCopy::new(dst as *mut u8, src, src_bytes))
     })
 }
 
@@ -175,14 +161,7 @@ pub(crate) fn cp_async_wait(n: usize) {
             b.wgmma_reads
                 .copy_performed(copy.dst as usize - b.smem_base() as usize);
             // SAFETY: guaranteed by the caller of `cp_async_16`.
-            unsafe {
-                core::ptr::copy_nonoverlapping(copy.src, copy.dst, copy.src_bytes as usize);
-                core::ptr::write_bytes(
-                    copy.dst.add(copy.src_bytes as usize),
-                    0,
-                    16 - copy.src_bytes as usize,
-                );
-            }
+            unsafe { copy.perform() };
         }
     })
 }

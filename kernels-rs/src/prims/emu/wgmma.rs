@@ -14,11 +14,9 @@
 //! columns `8j + 2t + {0,1}`; an A fragment from registers is the
 //! `mma.m16n8k16` A fragment of the warp's 16 rows.
 
-use core::cell::{Cell, RefCell};
 use std::boxed::Box;
-use std::vec::Vec;
 
-use super::groups::AsyncGroups;
+use super::read_guard::{any_landing, check_landed};
 use super::sched::{dyn_smem, warp_exchange, with_ctx};
 use super::warp::{MmaType, half};
 
@@ -121,6 +119,10 @@ pub(crate) unsafe fn wgmma_ss<const N8: usize>(
     a: [u64; 4],
     b: [u64; 4],
 ) {
+    if any_landing() {
+        check_spans(&spans_of(&a, |o| o.k_major_span(64)));
+        check_spans(&spans_of(&b, |o| o.k_major_span(8 * N8)));
+    }
     let (w, _, _) = position();
     let (a, b) = (a.map(Operand::decode), b.map(Operand::decode));
     accumulate(
@@ -151,6 +153,9 @@ fn rs_accumulate<const N8: usize>(
     frags: &[[[u32; 4]; 4]; 32],
     b: [u64; 4],
 ) {
+    if any_landing() {
+        check_spans(&spans_of(&b, |o| o.mn_major_span(8 * N8)));
+    }
     let b = b.map(Operand::decode);
     // Element (row, k) of step s from the mma.m16n8k16 A layout: register r of
     // lane 4g + t holds row g + 8(r&1), columns 2t + 8(r>>1) + {0,1}.
@@ -162,72 +167,6 @@ fn rs_accumulate<const N8: usize>(
     accumulate(acc, a_elem, |s, col, k| half_of(b[s].mn_major(col, k), ty));
 }
 
-/// Shared memory that issued chains may still read: one entry per chain
-/// and operand, registered by the first thread of the issuing warpgroup and
-/// removed when that thread's wait performs the chain. A `cp.async` into
-/// them, or a chain issued over a copy still pending, races on the GPU
-/// whatever order the emulator performs them in: the launch reports it.
-#[derive(Default)]
-pub(crate) struct InFlightReads {
-    next_id: Cell<u64>,
-    spans: RefCell<Vec<(u64, usize, usize)>>,
-    /// The block's `cp.async` copies issued and not yet performed, counted
-    /// per 16-byte chunk of shared memory (offset / 16): a chain issued over
-    /// one races too.
-    pending_copies: RefCell<Vec<u16>>,
-}
-
-impl InFlightReads {
-    fn add(&self, spans: &[(usize, usize)]) -> u64 {
-        let id = self.next_id.get();
-        self.next_id.set(id + 1);
-        let mut all = self.spans.borrow_mut();
-        all.extend(spans.iter().map(|&(lo, hi)| (id, lo, hi)));
-        id
-    }
-
-    fn remove(&self, id: u64) {
-        self.spans.borrow_mut().retain(|&(i, _, _)| i != id);
-    }
-
-    /// A copy to byte `offset` of shared memory was issued.
-    pub(crate) fn copy_issued(&self, offset: usize) {
-        let mut pending = self.pending_copies.borrow_mut();
-        if pending.len() <= offset / 16 {
-            pending.resize(offset / 16 + 1, 0);
-        }
-        pending[offset / 16] += 1;
-    }
-
-    /// A copy to byte `offset` of shared memory was performed.
-    pub(crate) fn copy_performed(&self, offset: usize) {
-        if let Some(n) = self.pending_copies.borrow_mut().get_mut(offset / 16) {
-            *n = n.saturating_sub(1);
-        }
-    }
-
-    /// The first pending copy's offset inside `spans` (addresses; `base`
-    /// the block's shared memory).
-    fn copy_into(&self, spans: &[(usize, usize)], base: usize) -> Option<usize> {
-        let pending = self.pending_copies.borrow();
-        spans
-            .iter()
-            .filter_map(|&(lo, hi)| {
-                let chunks = (lo - base) / 16..(hi - base).div_ceil(16).min(pending.len());
-                chunks.into_iter().find(|&i| pending[i] > 0).map(|i| 16 * i)
-            })
-            .min()
-    }
-
-    /// Whether `[addr, addr + len)` meets a span still being read.
-    pub(crate) fn overlaps(&self, addr: usize, len: usize) -> bool {
-        self.spans
-            .borrow()
-            .iter()
-            .any(|&(_, lo, hi)| addr < hi && lo < addr + len)
-    }
-}
-
 /// Registers `spans` for the calling warpgroup (its first thread only) and
 /// returns what the chain's performance must remove.
 fn register_reads(spans: &[(usize, usize)]) -> Option<u64> {
@@ -235,6 +174,7 @@ fn register_reads(spans: &[(usize, usize)]) -> Option<u64> {
         if c.tid % 128 != 0 {
             return None;
         }
+        check_spans(spans);
         if let Some(offset) = b.wgmma_reads.copy_into(spans, b.smem_base() as usize)
             && b.copy_race.get().is_none()
         {
@@ -242,6 +182,13 @@ fn register_reads(spans: &[(usize, usize)]) -> Option<u64> {
         }
         Some(b.wgmma_reads.add(spans))
     })
+}
+
+/// Fails the launch if an operand span meets a TMA load still landing.
+fn check_spans(spans: &[(usize, usize)]) {
+    for &(lo, hi) in spans {
+        check_landed(lo, hi);
+    }
 }
 
 fn unregister_reads(id: Option<u64>) {
@@ -254,14 +201,6 @@ fn unregister_reads(id: Option<u64>) {
 fn spans_of(d: &[u64; 4], span: impl Fn(&Operand) -> (usize, usize)) -> [(usize, usize); 4] {
     d.map(|x| span(&Operand::decode(x)))
 }
-
-/// A thread's issued but unfinished asynchronous chains. A chain is performed
-/// when a `wait_group` covers its group, not when issued: it then reads shared
-/// memory and writes the accumulator, so a kernel that reuses an operand
-/// buffer before waiting computes from the new contents on the emulator, as
-/// it could on the GPU. (A fragments from registers are gathered at issue:
-/// the kernel cannot change them afterwards.)
-pub(crate) type WgmmaQueue = AsyncGroups<Box<dyn FnOnce()>>;
 
 fn queue_chain(chain: Box<dyn FnOnce()>) {
     // SAFETY: the queue belongs to the calling thread and is not aliased.

@@ -59,7 +59,9 @@ pub(crate) fn named_barrier_sync(id: u32, threads: u32) {
 #[inline(always)]
 pub(crate) fn named_barrier_arrive(id: u32, threads: u32) {
     // SAFETY: as above.
-    unsafe { asm!("bar.arrive {i}, {n};", i = in(reg32) id, n = in(reg32) threads, options(nostack)) }
+    unsafe {
+        asm!("bar.arrive {i}, {n};", i = in(reg32) id, n = in(reg32) threads, options(nostack))
+    }
 }
 
 #[inline(always)]
@@ -90,7 +92,9 @@ pub(crate) fn elect_one() -> bool {
 #[inline(always)]
 pub(crate) fn prefetch_tensormap(map: *const TensorMap) {
     // SAFETY: a prefetch has no effect on memory.
-    unsafe { asm!("prefetch.tensormap [{m}];", m = in(reg64) map as u64, options(nostack, readonly)) }
+    unsafe {
+        asm!("prefetch.tensormap [{m}];", m = in(reg64) map as u64, options(nostack, readonly))
+    }
 }
 
 #[inline(always)]
@@ -135,7 +139,11 @@ pub(crate) unsafe fn tma_load<const R: usize>(
 }
 
 #[inline(always)]
-pub(crate) unsafe fn tma_store<const R: usize>(map: *const TensorMap, c: [i32; R], src: SharedAddr) {
+pub(crate) unsafe fn tma_store<const R: usize>(
+    map: *const TensorMap,
+    c: [i32; R],
+    src: SharedAddr,
+) {
     let (m, c) = (map as u64, padded(c));
     // SAFETY: forwarded to the caller.
     unsafe {
