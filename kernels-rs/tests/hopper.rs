@@ -38,7 +38,8 @@ use tileattn_kernels::prims::{
     MBarrier, Shared, Swizzle, TensorMap, TensorMapDesc, WgmmaDesc, bulk_commit, bulk_wait_read,
     dyn_smem, elect_one, fence_mbarrier_init, fence_proxy_async, lane_id, ldmatrix,
     named_barrier_arrive, named_barrier_sync, setmaxnreg_dec, setmaxnreg_inc, sync_threads,
-    thread_idx, tma_load, tma_store, warp_id, wgmma_commit, wgmma_ss_bf16_issue, wgmma_wait,
+    thread_idx, tma_load, tma_store, warp_id, wgmma_commit, wgmma_ss_bf16, wgmma_ss_bf16_issue,
+    wgmma_wait,
 };
 
 // ---------------------------------------------------------------------------
@@ -592,6 +593,66 @@ fn tma_store_clips_to_the_tensor() {
         Swizzle::None,
         [0, 2, -1],
     );
+}
+
+/// Kernel v4's hand-off: Q and K tiles (64×64 bf16, K-major) loaded by TMA
+/// with the 128-byte swizzle, read by `wgmma` through 128-byte-swizzle
+/// descriptors (8-row groups 1024 bytes apart, k-steps 32 bytes apart), give
+/// `S = QKᵀ`: the copy engine and the tensor cores agree on the layout. The
+/// D fragment: lane `4g + t` of warp `w` holds, for each 8-column tile `j`,
+/// rows `16w + g + 8(i/2)`, columns `8j + 2t + (i&1)` (ISA "Asynchronous
+/// Warpgroup Level Matrix Multiply-Accumulate", register fragments of D).
+#[test]
+fn tma_swizzled_tiles_feed_wgmma() {
+    let q = |m: usize, k: usize| ((m * 3 + k) % 5) as f32 - 2.0;
+    let kt = |n: usize, k: usize| ((n + 2 * k) % 3) as f32 - 1.0;
+    let bf16 = |x: f32| (x.to_bits() >> 16) as u16;
+    let tile = |f: &dyn Fn(usize, usize) -> f32| {
+        let mut g = Global::new(8192, |_| 0);
+        for (i, v) in g.bytes_mut().chunks_mut(2).enumerate() {
+            v.copy_from_slice(&bf16(f(i / 64, i % 64)).to_le_bytes());
+        }
+        g
+    };
+    let (mut gq, mut gk) = (tile(&q), tile(&kt));
+    let map_q = TensorMap::emulated(&tensor(gq.addr(), 2, &[64, 64], &[64, 64], Swizzle::B128));
+    let map_k = TensorMap::emulated(&tensor(gk.addr(), 2, &[64, 64], &[64, 64], Swizzle::B128));
+    let (map_q, map_k) = (&map_q, &map_k);
+    let failures = Failures::default();
+    launch(dims(128, DATA + 2 * 8192), || {
+        let bar = bar_at(0);
+        init_barrier(bar, 1);
+        if thread_idx() == 0 {
+            bar.arrive_expect_tx(2 * 8192);
+            // SAFETY: emulated maps of this launch; both tiles fit.
+            unsafe {
+                tma_load::<2>(Shared::of(smem(DATA)), map_q, [0, 0], bar);
+                tma_load::<2>(Shared::of(smem(DATA + 8192)), map_k, [0, 0], bar);
+            }
+        }
+        bar.wait(0);
+        let desc = |at: usize| {
+            let d = WgmmaDesc::sw128(Shared::of(smem(at)), 16, 1024);
+            [0, 1, 2, 3].map(|step| d.byte_add(32 * step))
+        };
+        let mut acc = [[0f32; 4]; 8];
+        // SAFETY: all 128 threads, converged; both tiles landed.
+        unsafe { wgmma_ss_bf16(&mut acc, desc(DATA), desc(DATA + 8192)) };
+        let (w, g, t) = (
+            warp_id() as usize,
+            lane_id() as usize / 4,
+            lane_id() as usize % 4,
+        );
+        for (j, frag) in acc.iter().enumerate() {
+            for (i, &got) in frag.iter().enumerate() {
+                let (m, n) = (16 * w + g + 8 * (i / 2), 8 * j + 2 * t + (i & 1));
+                let want: f32 = (0..64).map(|k| q(m, k) * kt(n, k)).sum();
+                failures.check(got == want, || format!("S[{m}][{n}] = {got}, want {want}"));
+            }
+        }
+    })
+    .unwrap();
+    failures.assert_none("tma into wgmma");
 }
 
 // ---------------------------------------------------------------------------

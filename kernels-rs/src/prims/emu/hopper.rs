@@ -22,10 +22,8 @@ use super::read_guard::check_landed;
 use super::regs::{Rendezvous, WARPGROUP};
 use super::sched::{Block, EmuError, Wait, fail, invalid, suspend, warp_exchange, with_ctx};
 use super::tma::{PendingLoad, PendingStore, TmaBox};
+use super::warp::SharedAddr;
 use crate::prims::tensor_map::TensorMap;
-
-/// A shared address as the emulator's prims receive it (a host pointer).
-type SharedAddr = *const u8;
 
 /// The shared offset of `bytes` at `addr`, aligned to `align`.
 fn smem_offset(b: &Block, addr: SharedAddr, bytes: usize, align: usize) -> usize {
@@ -76,6 +74,9 @@ fn barrier_fault(b: &Block, bar: usize, fault: MBarrierFault) -> EmuError {
 }
 
 /// `mbarrier.init`.
+///
+/// # Safety
+/// None beyond the facade's: the emulator checks the operands.
 pub(crate) unsafe fn mbarrier_init(bar: SharedAddr, arrivals: u32) {
     with_ctx(|_, b| {
         if !(1..=MBARRIER_COUNT_MAX).contains(&arrivals) {
@@ -180,10 +181,18 @@ fn setmaxnreg(inc: bool, count: u32) {
     })
 }
 
+/// `setmaxnreg.inc.sync.aligned.u32 N`.
+///
+/// # Safety
+/// None beyond the facade's: the emulator checks the operands.
 pub(crate) unsafe fn setmaxnreg_inc<const N: u32>() {
     setmaxnreg(true, N)
 }
 
+/// `setmaxnreg.dec.sync.aligned.u32 N`.
+///
+/// # Safety
+/// As [`setmaxnreg_inc`].
 pub(crate) unsafe fn setmaxnreg_dec<const N: u32>() {
     setmaxnreg(false, N)
 }
@@ -212,6 +221,10 @@ fn tma_box(b: &Block, map: *const TensorMap, coords: &[i32], smem: SharedAddr) -
 
 /// `cp.async.bulk.tensor.{R}d.shared::cluster.global.tile.mbarrier::complete_tx::bytes`:
 /// recorded here, performed at a wait on `bar` (see the module documentation).
+///
+/// # Safety
+/// `map` was made by `TensorMap::emulated`; its tensor's in-bounds elements
+/// are readable when the load is performed.
 pub(crate) unsafe fn tma_load<const R: usize>(
     dst: SharedAddr,
     map: *const TensorMap,
@@ -245,6 +258,10 @@ pub(crate) unsafe fn tma_load<const R: usize>(
 
 /// `cp.async.bulk.tensor.{R}d.global.shared::cta.tile.bulk_group`: recorded
 /// here, performed at the `bulk_wait_read` that covers it.
+///
+/// # Safety
+/// `map` was made by `TensorMap::emulated`; its tensor's in-bounds elements
+/// are writable when the store is performed.
 pub(crate) unsafe fn tma_store<const R: usize>(
     map: *const TensorMap,
     coords: [i32; R],

@@ -63,11 +63,13 @@ pub enum EmuError {
     /// A thread exited with `wgmma` chains issued and not waited for: on the
     /// GPU they could still be writing its registers.
     WgmmaInFlight { block: [u32; 3], thread: u32 },
-    /// A `cp.async` or TMA load and an issued `wgmma` chain meet at byte `offset` of the
-    /// block's shared memory while both are in flight (the copy issued after
-    /// the chain and before its wait, or the chain over a copy not yet
-    /// waited for): on the GPU the copy may land while the chain reads.
-    /// `thread` issued the second of the two.
+    /// A `cp.async` or TMA load and an issued `wgmma` chain meet at byte
+    /// `offset` of the block's shared memory while both are in flight (the
+    /// copy issued after the chain and before its wait, or the chain over a
+    /// `cp.async` not yet waited for; over a TMA load in flight it is
+    /// [`EmuError::ReadBeforeTmaLanded`]): on the GPU the copy may land while
+    /// the chain reads. `thread` issued the second of the two (`offset`: for
+    /// a TMA load, the box's first byte).
     CopyRacesWgmma {
         block: [u32; 3],
         thread: u32,
