@@ -124,3 +124,8 @@ fn kernel_v2_matches_reference_on_emulator() {
 fn kernel_v3_matches_reference_on_emulator() {
     sweep(Family::V3);
 }
+
+#[test]
+fn kernel_v4_matches_reference_on_emulator() {
+    sweep(Family::V4);
+}

@@ -23,7 +23,11 @@ fn describe(base: u64, t: &TensorDesc, rows: usize) -> TensorMapDesc {
         rank: 4,
         elem_bytes: tileattn_kernels::tile::ELEM_BYTES as u32,
         dims: [dim as u64, seq as u64, heads as u64, batch as u64],
-        strides: [bytes(t.strides.seq), bytes(t.strides.head), bytes(t.strides.batch)],
+        strides: [
+            bytes(t.strides.seq),
+            bytes(t.strides.head),
+            bytes(t.strides.batch),
+        ],
         box_dims: [BOX_COLS, rows as u32, 1, 1],
         swizzle: Swizzle::B128,
     }

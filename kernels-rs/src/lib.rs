@@ -32,6 +32,7 @@ pub mod prims;
 pub mod probes;
 pub mod smem_tile;
 pub mod tile;
+pub mod turns;
 pub mod v0;
 pub mod v1;
 pub mod v2;

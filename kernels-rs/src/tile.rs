@@ -160,7 +160,9 @@ impl Rule {
                  P·V lags one tile behind, so one more tile stays resident)"
             }
             Rule::SharedMemory => "shared memory per block exceeds the arch's opt-in limit",
-            Rule::Arch => "v2, v3 and v4 use wgmma, which only sm_90a PTX has (archs = [\"sm_90a\"])",
+            Rule::Arch => {
+                "v2, v3 and v4 use wgmma, which only sm_90a PTX has (archs = [\"sm_90a\"])"
+            }
         }
     }
 }
@@ -236,7 +238,9 @@ impl TileConfig {
                         self.warps.is_multiple_of(4) && bm == 16 * self.warps
                     }
                     // One producer and two or three consumer warpgroups.
-                    Family::V4 => (self.warps == 12 || self.warps == 16) && bm == 16 * (self.warps - 4),
+                    Family::V4 => {
+                        (self.warps == 12 || self.warps == 16) && bm == 16 * (self.warps - 4)
+                    }
                     _ => bm == 16 * self.warps || bm == 32 * self.warps,
                 };
                 if !rows_ok {

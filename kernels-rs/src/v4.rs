@@ -40,17 +40,20 @@
 
 use core::f32::consts::LOG2_E;
 
-use crate::flash::{Acc, MAX_MT, MAX_N_TILES, RowStats, Rows, mask_scores, p_fragment, softmax_step, write_output};
+use crate::flash::{
+    Acc, MAX_MT, MAX_N_TILES, RowStats, Rows, mask_scores, p_fragment, softmax_step, write_output,
+};
 use crate::mask::{key_tiles, tile_needs_mask};
 use crate::params::TmaMaps;
 use crate::pipeline::{PipelineState, StageBarriers};
 use crate::prims::{
-    MBarrier, Shared, TensorMap, dyn_smem, elect_one, fence_mbarrier_init, lane_id,
-    prefetch_tensormap, setmaxnreg_dec, setmaxnreg_inc, sync_threads, thread_idx, tma_load,
-    warp_id, block_idx, grid_dim,
+    MBarrier, Shared, TensorMap, block_idx, dyn_smem, elect_one, fence_mbarrier_init, grid_dim,
+    lane_id, prefetch_tensormap, setmaxnreg_dec, setmaxnreg_inc, sync_threads, thread_idx,
+    tma_load, warp_id, wgmma_commit, wgmma_wait,
 };
 use crate::tile::SWIZZLE_ALIGN;
-use crate::v2::{ROW, pv, qk};
+use crate::turns::Turns;
+use crate::v2::{ROW, pv, qk, tiles};
 use crate::{AttnParams, Element};
 
 /// Warps of the producer warpgroup.
@@ -84,7 +87,8 @@ impl<const D: usize, const BM: usize, const BN: usize, const STAGES: usize>
 
     #[inline(always)]
     fn k_tile(&self, stage: usize) -> Shared {
-        self.q.byte_add(Self::Q_BYTES + 2 * stage as u32 * Self::KV_BYTES)
+        self.q
+            .byte_add(Self::Q_BYTES + 2 * stage as u32 * Self::KV_BYTES)
     }
 
     #[inline(always)]
@@ -110,7 +114,12 @@ pub unsafe fn attn_fwd<
 >(
     p: &AttnParams,
 ) {
-    const { assert!(W == 12 || W == 16, "one producer and two or three consumer warpgroups") };
+    const {
+        assert!(
+            W == 12 || W == 16,
+            "one producer and two or three consumer warpgroups"
+        )
+    };
     const { assert!(BM == 16 * (W - PRODUCER_WARPS)) };
     let warp = warp_id() as usize;
     let [bx, h, b] = block_idx();
@@ -137,7 +146,9 @@ pub unsafe fn attn_fwd<
         if warp == 0 && elect_one() {
             let maps = p.tma as *const TmaMaps;
             // SAFETY: per the caller, p.tma holds the maps; smem as carved.
-            unsafe { produce::<D, BM, BN, STAGES>(&*maps, &smem, [m0, h, b], h / p.gqa_group(), n_tiles) };
+            unsafe {
+                produce::<D, BM, BN, STAGES>(&*maps, &smem, [m0, h, b], h / p.gqa_group(), n_tiles)
+            };
         }
     } else {
         // SAFETY: as for the producer; 4 + 8 warps at 240 and 4 + 12 at 160
@@ -149,7 +160,29 @@ pub unsafe fn attn_fwd<
                 setmaxnreg_inc::<160>()
             }
         };
-        consume::<E, D, BM, BN, STAGES, CAUSAL>(p, &smem, warp - PRODUCER_WARPS, [m0, h, b], n_tiles);
+        consume::<E, D, BM, BN, STAGES, CAUSAL>(
+            p,
+            &smem,
+            warp - PRODUCER_WARPS,
+            [m0, h, b],
+            n_tiles,
+        );
+    }
+}
+
+/// `wgmma.wait_group 0` for an accumulator of `COLS` columns (64 or 128).
+///
+/// # Safety
+/// As [`wgmma_wait`]: the whole warpgroup, converged.
+#[inline(always)]
+unsafe fn wait_all<const COLS: usize>(acc: &mut [[f32; 4]; MAX_N_TILES]) {
+    // SAFETY: forwarded to the caller.
+    unsafe {
+        if COLS == 64 {
+            wgmma_wait::<0, 8>(tiles(acc))
+        } else {
+            wgmma_wait::<0, 16>(tiles(acc))
+        }
     }
 }
 
@@ -213,24 +246,41 @@ fn consume<
     n_tiles: usize,
 ) {
     let lane = lane_id() as usize;
-    let rows = Rows { m0, row0: 16 * cw, g: lane / 4, t: lane % 4 };
+    let rows = Rows {
+        m0,
+        row0: 16 * cw,
+        g: lane / 4,
+        t: lane % 4,
+    };
     let q_rows = smem.q.byte_add((cw / 4) as u32 * 64 * ROW);
     let scale_log2 = p.softmax_scale * LOG2_E;
     let mut o_acc: Acc = [[[0f32; 4]; MAX_N_TILES]; MAX_MT];
     let mut stats = RowStats::new();
 
-    if n_tiles > 0 {
-        smem.q_full.wait(0);
+    if n_tiles == 0 {
+        write_output::<E, D>(&o_acc, &stats, 1, rows, p, (b, h));
+        return;
     }
+    smem.q_full.wait(0);
+    let turns = Turns::new(cw / 4, BM / 64);
+    turns.start();
     let mut stage = PipelineState::<STAGES>::consumer();
     for n in 0..n_tiles {
         let s = stage.index();
         smem.k.full(s).wait(stage.phase());
         let mut scores: Acc = [[[0f32; 4]; MAX_N_TILES]; MAX_MT];
+        turns.take();
         // SAFETY: the whole warpgroup, converged; Q and this K tile have
-        // landed (their phases completed) and stay until released below.
-        unsafe { qk::<E, D, BM, BN, true>(&mut scores[0], q_rows, smem.k_tile(s)) };
-        // The chains have waited for themselves: this warp is done with K.
+        // landed (their phases completed) and stay until released below;
+        // `scores` is untouched until the wait.
+        unsafe {
+            qk::<E, D, BM, BN, false>(&mut scores[0], q_rows, smem.k_tile(s));
+            wgmma_commit();
+        }
+        turns.pass(false);
+        // SAFETY: the group just committed is the only one in flight.
+        unsafe { wait_all::<BN>(&mut scores[0]) };
+        // This warp is done with K.
         if lane == 0 {
             smem.k.empty(s).arrive();
         }
@@ -242,14 +292,19 @@ fn consume<
         softmax_step::<D, BN>(&mut scores, &mut o_acc, &mut stats, 1, scale_log2);
 
         smem.v.full(s).wait(stage.phase());
-        // SAFETY: as for S, for the V tile.
+        turns.take();
+        // SAFETY: as for S, for the V tile; `o_acc` is untouched until the wait.
         unsafe {
-            pv::<E, D, BN, true>(
+            pv::<E, D, BN, false>(
                 |kk| p_fragment::<E>(&scores, 0, kk),
                 &mut o_acc[0],
                 smem.v_tile(s),
-            )
-        };
+            );
+            wgmma_commit();
+        }
+        turns.pass(n + 1 == n_tiles);
+        // SAFETY: as above.
+        unsafe { wait_all::<D>(&mut o_acc[0]) };
         if lane == 0 {
             smem.v.empty(s).arrive();
         }

@@ -2,10 +2,11 @@
 # family_step.sh FAMILY BASE CASES SHAPES...: one kernel family's step on the
 # GPU in one call. FAMILY's correctness sweep (CASES random cases per
 # variant), racecheck and synccheck on one of its variants over ragged
-# shapes, then every SHAPE (`B,Hq,S,D` or `B,Hq,S,D:causal`) tuned twice with
-# the same protocol: over FAMILY alone and over BASE alone (the family it is
-# measured against). Everything lands in $OUT/results.tgz; the last lines
-# printed are the per-shape medians.
+# shapes, then every SHAPE (`B,Hq,S,D` or `B,Hq,S,D:causal`) tuned with the
+# same protocol over FAMILY alone and over BASE alone (the family it is
+# measured against) and, with OLD=binary set, over FAMILY alone with the
+# previous step's binary, alternating. Everything lands in
+# $OUT/results.tgz; the last lines printed are each tuning's winner.
 . scripts/device/lib.sh
 family=$1 base=$2 cases=$3
 shift 3
@@ -19,13 +20,14 @@ for tool in racecheck synccheck; do
   echo "$tool exit $?: $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$R/$tool.txt" | tail -1)"
 done
 pack
-cache="$R/tune-cache.json"
 for spec in "$@"; do
   shape=${spec%%:*}; causal=""; [ "$spec" != "$shape" ] && causal=--causal
-  for fam in "$family" "$base"; do
-    f="$R/tune-$fam-${shape//,/_}${causal:+-causal}.txt"
-    timeout 100 $B tune --shape "$shape" $causal --family "$fam" --cache "$cache" > "$f" 2>&1
-    echo "tune $fam $spec exit $?"
+  for run in "new:$family" "new:$base" ${OLD:+"old:$family"}; do
+    who=${run%%:*} fam=${run#*:} bin=$B
+    [ "$who" = old ] && bin=$OLD
+    f="$R/tune-$who-$fam-${shape//,/_}${causal:+-causal}.txt"
+    timeout 100 "$bin" tune --shape "$shape" $causal --family "$fam" --cache "$R/cache-$who.json" > "$f" 2>&1
+    echo "tune $who $fam $spec exit $?"
   done
   pack
 done

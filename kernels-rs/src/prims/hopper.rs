@@ -8,8 +8,12 @@
 //! layout, the block's register budget), failing the launch where the
 //! hardware would hang or race.
 
-use super::{Shared, backend};
-use crate::prims::tensor_map::TensorMap;
+#[cfg(not(target_arch = "nvptx64"))]
+use super::emu as backend;
+#[cfg(target_arch = "nvptx64")]
+use super::gpu as backend;
+use super::shared::Shared;
+use super::tensor_map::TensorMap;
 
 /// An `mbarrier` object: 8 bytes of shared memory, 8-byte aligned.
 ///

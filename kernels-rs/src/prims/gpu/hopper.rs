@@ -4,7 +4,10 @@
 
 use core::arch::asm;
 
-use super::SharedAddr;
+/// A `.shared` window address (`super::SharedAddr`, named here as its type so
+/// this module imports nothing from its parent).
+type SharedAddr = u32;
+
 use crate::prims::tensor_map::TensorMap;
 
 #[inline(always)]
