@@ -1,6 +1,7 @@
 //! Kernel v4: warp-specialized FlashAttention on Hopper (sm_90a), the first
-//! step towards FlashAttention-3: a producer warpgroup feeds consumer
-//! warpgroups through the copy engine.
+//! steps towards FlashAttention-3: a producer warpgroup feeds consumer
+//! warpgroups through the copy engine, and two consumer warpgroups take
+//! turns at the tensor cores.
 //!
 //! # Algorithm
 //! v2's per-tile work (`S = Q·Kᵀ`, mask, online softmax, `O += P·V` with
@@ -14,11 +15,18 @@
 //!                           wait v_empty[n % S];  V tile → TMA → v_full[n % S]
 //! warpgroups 1.. (consumers, setmaxnreg.inc, 64 query rows each)
 //!     wait q_full
-//!     for each key tile n:  wait k_full;  S = Q·Kᵀ;  release k_empty
+//!     for each key tile n:  wait k_full;  take turn; issue S = Q·Kᵀ; pass turn
+//!                           wait S;  release k_empty
 //!                           mask, online softmax
-//!                           wait v_full;  O += P·V;  release v_empty
+//!                           wait v_full;  take turn; issue O += P·V; pass turn
+//!                           wait O;  release v_empty
 //!     O / l and the LSE to global memory
 //! ```
+//!
+//! The turns ([`crate::turns`], FlashAttention-3's ping-pong) make one
+//! consumer's softmax run under the other's products. With three consumers
+//! (D = 64, BM = 192) there are no turns: a round of three left the tensor
+//! cores idle more than it saved (15% slower on the H100).
 //!
 //! K and V have their own barriers, so a stage's K can be refilled while its
 //! V is still being read, and `S` can start before V has landed.
