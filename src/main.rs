@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    cli::end_quietly_on_broken_pipe();
     let args = cli::Cli::parse();
     match cli::run(args) {
         Ok(code) => code,

@@ -55,6 +55,29 @@ pub struct CaseSpace {
 }
 
 const HEADS: [(u32, u32); 6] = [(1, 1), (2, 2), (2, 1), (4, 2), (4, 1), (8, 2)];
+const MAX_BATCH: u32 = 3;
+
+impl CaseSpace {
+    /// The largest case this space can draw for `v`: what memory must hold.
+    pub fn largest(&self, v: &Variant) -> Problem {
+        let (hq, hkv) = HEADS
+            .iter()
+            .copied()
+            .max_by_key(|&(q, kv)| (q, kv))
+            .unwrap_or((1, 1));
+        let s = self.max_seqlen;
+        Problem::new(
+            MAX_BATCH,
+            hq,
+            hkv,
+            s,
+            s,
+            v.tile.head_dim as u32,
+            v.dtype,
+            v.causal,
+        )
+    }
+}
 
 /// One random case for `v`: its shape and the seed of its inputs.
 pub fn random_problem(v: &Variant, space: CaseSpace, rng: &mut impl Rng) -> (Problem, Layout, u64) {
@@ -77,7 +100,7 @@ pub fn random_problem(v: &Variant, space: CaseSpace, rng: &mut impl Rng) -> (Pro
         Layout::Bhsd
     };
     let p = Problem::new(
-        rng.random_range(1..=3),
+        rng.random_range(1..=MAX_BATCH),
         hq,
         hkv,
         sq,

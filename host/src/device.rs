@@ -237,8 +237,13 @@ impl Device {
 
     /// Upload inputs and allocate poisoned outputs for one launch of `p`.
     pub fn operands(&self, p: &Problem, q: &Tensor, k: &Tensor, v: &Tensor) -> Result<Operands> {
+        let (free, _) = self
+            .ctx
+            .mem_get_info()
+            .map_err(cuda_err("querying free GPU memory"))?;
+        crate::memory::check_device(p, free as u128)?;
         Ok(Operands {
-            q: self.upload(q)?,
+            q: self.upload(&launch::staged_q(p, q))?,
             k: self.upload(k)?,
             v: self.upload(v)?,
             o: self.poisoned(p, Layout::Bshd)?,

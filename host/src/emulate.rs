@@ -38,6 +38,8 @@ pub fn run(
     );
     let mut lse = vec![f32::NAN; launch::lse_len(p)];
     launch::check(variant, p, &q.desc(), &k.desc(), &v.desc(), &o.desc())?;
+    let staged_q = launch::staged_q(p, q);
+    let q = &*staged_q;
     for (name, t) in [("q", q), ("k", k), ("v", v), ("o", &o)] {
         t.validate(name)?;
     }

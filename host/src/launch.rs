@@ -2,10 +2,13 @@
 //! CPU emulator: the problem against the variant and the tensors, and the
 //! `AttnParams` the kernel receives.
 
+use std::borrow::Cow;
+
 use tileattn_kernels::{AttnParams, Strides};
 
 use crate::problem::Problem;
 use crate::registry::Variant;
+use crate::tensor::Tensor;
 use crate::{Error, Result};
 
 /// Shape, dtype and strides of one tensor argument, wherever its data lives.
@@ -79,7 +82,25 @@ pub fn check(
     Ok(())
 }
 
-/// The kernel parameters for tensors at the given addresses.
+/// Q as the kernels must receive it for `p`, with [`params`]' scale |s|.
+///
+/// The kernels fold the scale into the exponent after taking each row's
+/// maximum raw score, and mask keys with −∞ before scaling: both right only
+/// for a positive scale (a negative one turns the maximum into the minimum
+/// and −∞ into +∞, so O is NaN). softmax(s·q·kᵀ) = softmax(|s|·(−q)·kᵀ), and
+/// the log-sum-exp is the same, so a negative scale runs as |s| on −Q; the
+/// negation is exact in f16 and bf16. Done here, on the host, for the GPU and
+/// the emulator alike, so the kernels (and their PTX) stay as measured.
+pub fn staged_q<'a>(p: &Problem, q: &'a Tensor) -> Cow<'a, Tensor> {
+    if p.softmax_scale.is_sign_negative() {
+        Cow::Owned(q.negated())
+    } else {
+        Cow::Borrowed(q)
+    }
+}
+
+/// The kernel parameters for tensors at the given addresses; Q must be
+/// [`staged_q`]'s.
 pub fn params(
     p: &Problem,
     addr: [u64; 5],
@@ -103,7 +124,7 @@ pub fn params(
         heads_kv: p.heads_kv,
         seqlen_q: p.seqlen_q,
         seqlen_k: p.seqlen_k,
-        softmax_scale: p.softmax_scale,
+        softmax_scale: p.softmax_scale.abs(),
         // Set by the launch paths of the families that use the copy engine.
         tma: 0,
     }

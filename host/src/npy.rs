@@ -1,6 +1,6 @@
 //! Minimal `.npy` reading and writing (NumPy format versions 1–3): float16 and
-//! float32 little-endian C-order arrays in, float32 out. Outputs are written to
-//! a temporary file and renamed, so a failed run never leaves half a file.
+//! float32 little-endian C-order arrays in, float32 out. Outputs go through
+//! [`crate::output`], so a failed run never leaves half a file.
 
 use std::path::Path;
 
@@ -8,9 +8,9 @@ use half::f16;
 
 use crate::{Error, Result};
 
-// Outputs go through the shared atomic writer; re-exported because the CLI
-// writes `.npy` files as `npy::write_atomic`.
-pub use crate::fsutil::write_atomic;
+// Outputs go through the one writer of every file; re-exported for the
+// writers of single `.npy` files (the torch side's inputs, tests).
+pub use crate::output::write_atomic;
 
 const MAGIC: &[u8] = b"\x93NUMPY";
 
@@ -78,12 +78,18 @@ pub fn read(path: &Path) -> Result<Array> {
                 .map_err(|_| bad(&format!("malformed shape entry `{s}`")))
         })
         .collect::<Result<Vec<_>>>()?;
-    let count: usize = shape.iter().product();
+    // Checked: a header may claim any shape; the file's own length bounds it.
+    let count = shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
+    let needed = count.and_then(|n| n.checked_mul(item));
     let body = &bytes[data_start..];
-    if body.len() < count * item {
+    let (Some(count), Some(needed)) = (count, needed) else {
         return Err(bad(&format!(
-            "truncated: shape {shape:?} needs {} data bytes, the file has {}",
-            count * item,
+            "shape {shape:?} has more elements than memory can address"
+        )));
+    };
+    if body.len() < needed {
+        return Err(bad(&format!(
+            "truncated: shape {shape:?} needs {needed} data bytes, the file has {}",
             body.len()
         )));
     }

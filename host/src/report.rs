@@ -14,11 +14,11 @@ use std::path::Path;
 use crate::implementations::{self, TILEATTN};
 use crate::runfile::{CacheMode, Measurement, ProblemKey, RunFile, TuningRecord};
 use crate::stats::{Bootstrap, RatioCi, bootstrap_ratio_ci};
-use crate::{Result, fsutil};
+use crate::{Result, output};
 
 /// Write the report of `run` to `path`, atomically.
 pub fn write(run: &RunFile, path: &Path) -> Result<()> {
-    fsutil::write_atomic(path, markdown(run).as_bytes())
+    output::write_atomic(path, markdown(run).as_bytes())
 }
 
 /// tileattn's speed-up over one backend on one problem in one cache mode.

@@ -346,7 +346,7 @@ impl RunFile {
     pub fn save(&self, path: &Path) -> crate::Result<()> {
         let text = serde_json::to_string_pretty(self)
             .map_err(|e| crate::Error::format(path, format!("serializing the run: {e}")))?;
-        crate::fsutil::write_atomic(path, text.as_bytes())
+        crate::output::write_atomic(path, text.as_bytes())
     }
 }
 

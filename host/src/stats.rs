@@ -326,7 +326,8 @@ impl Default for StopRule {
 }
 
 impl StopRule {
-    fn validate(&self) -> Result<()> {
+    /// Refuse a rule sampling cannot follow; commands check it before a launch.
+    pub fn validate(&self) -> Result<()> {
         if !(self.rel_half_width > 0.0 && self.rel_half_width.is_finite()) {
             return Err(Error::Invalid(format!(
                 "stop rule: relative half-width must be positive and finite, got {}",

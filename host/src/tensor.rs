@@ -114,6 +114,15 @@ impl Tensor {
         }
     }
 
+    /// Every element negated: exact in f16 and bf16 (the sign bit flips).
+    pub fn negated(&self) -> Tensor {
+        const SIGN: u16 = 0x8000;
+        Tensor {
+            data: self.data.iter().map(|x| x ^ SIGN).collect(),
+            ..self.clone()
+        }
+    }
+
     pub fn offset(&self, b: u32, s: u32, h: u32) -> usize {
         self.strides.offset(b, s, h) as usize
     }

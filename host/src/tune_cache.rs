@@ -46,7 +46,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use crate::device::DeviceInfo;
-use crate::fsutil::write_atomic;
+use crate::output::write_atomic;
 use crate::problem::Problem;
 use crate::registry::{Registry, Variant};
 use crate::runfile::ProblemKey;

@@ -36,6 +36,8 @@ impl Workload {
     /// Upload `sets` independent random input sets of `p` (at least one).
     pub fn new(dev: &Device, p: &Problem, sets: usize, seed: u64) -> Result<Workload> {
         p.validate()?;
+        // Before the host inputs exist: a shape too large is refused, not an abort.
+        crate::memory::check_host(p, 1)?;
         let mut rng = StdRng::seed_from_u64(seed);
         let inputs = random_inputs(p, Layout::Bshd, &mut rng);
         let mut ops = vec![dev.operands(p, &inputs[0], &inputs[1], &inputs[2])?];

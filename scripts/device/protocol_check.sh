@@ -1,67 +1,34 @@
 #!/usr/bin/env bash
-# Issue 5's check of the timing protocol, in one device call: torch's FLASH and
-# cuDNN timed by tileattn's protocol (`tileattn bench --compare torch`) and by
-# triton.testing.do_bench, on the shapes where cuDNN disagreed by 10–13% on the
-# H200 (results/h200/README.md) and two where both backends agreed, with an
-# nvidia-smi power and clock trace running throughout. A second bench with a
-# 25 ms warm-up (the old protocol's torch warm-up) comes last, for contrast.
-# Clocks and GPU settings are left alone. Ends within ~7.5 minutes.
+# A check of the timing protocol in one device call: torch's FLASH and cuDNN
+# timed by tileattn's protocol (`tileattn bench --compare torch`) and by
+# triton.testing.do_bench on a suite file's shapes, with an nvidia-smi power
+# and clock trace running throughout. A second bench with a 25 ms warm-up
+# (the old protocol's torch warm-up) comes last, for contrast. The default
+# suite, suites/protocol-check.toml, holds the shapes where cuDNN disagreed by
+# 10–13% on the H200 (results/h200/README.md) and two where both agreed.
+# Clocks and GPU settings are left alone. Ends within DEADLINE seconds.
 # Usage (repo root, after `cargo build --release`):
-#   OUT=dir bash scripts/device/protocol_check.sh
-# Writes to $OUT: compare.txt (the tables: both benches against do_bench on
-# contiguous and on BSHD inputs), warmups.txt (every measurement's warm-up),
-# smi_phases.txt (power, clock and clock event reasons per phase, per problem
-# and per do_bench call), and the raw material: protocol-check.toml,
-# bench/ and bench-short-warmup/ (run file, report, timestamped log),
-# do_bench.json, do_bench_bshd.json, smi_trace.csv, phases.txt.
+#   OUT=dir [CACHE=tune-cache.json] bash scripts/device/protocol_check.sh [SUITE.toml]
+# CACHE: the tuning cache to take tileattn's variants from (copied; problems
+# it lacks are tuned inside the bench). Writes to $OUT: compare.txt (the
+# tables: both benches against do_bench on contiguous and on BSHD inputs),
+# warmups.txt (every measurement's warm-up), smi_phases.txt (power, clock and
+# clock event reasons per phase, per problem and per do_bench call), and the
+# raw material: bench/ and bench-short-warmup/ (run file, report, timestamped
+# log), do_bench.json, do_bench_bshd.json, smi_trace.csv, phases.txt.
 set -uo pipefail
 B=${TILEATTN:-target/release/tileattn}
 OUT=${OUT:-out}
 DEADLINE=${DEADLINE:-450} # seconds for everything
 SHORT_WARMUP=${SHORT_WARMUP:-1} # 0: skip the contrast bench with a 25 ms warm-up
 mkdir -p "$OUT/bench" "$OUT/bench-short-warmup"
+SUITE=${1:-suites/protocol-check.toml}
 SECONDS=0
-# The fa2 shapes' tuned winners; a build they do not match is tuned afresh.
 export TILEATTN_TUNE_CACHE="$OUT/tune-cache.json"
-cp results/h200/v2/tune-cache.json "$TILEATTN_TUNE_CACHE"
+if [ -n "${CACHE:-}" ]; then cp "$CACHE" "$TILEATTN_TUNE_CACHE"; fi
+# The run file a bench wrote into $OUT/$1 (named by the suite), if any.
+run_file() { ls "$OUT/$1"/*.json 2> /dev/null | head -n 1; }
 
-cat > "$OUT/protocol-check.toml" <<'EOF'
-name = "protocol-check"
-dtype = "bf16"
-
-# cuDNN 10-13% faster by the old protocol than by do_bench on the H200.
-[[problem]]
-batch = 1
-heads_q = 16
-seqlen_q = 16384
-head_dim = 128
-causal = true
-
-[[problem]]
-batch = 1
-heads_q = 16
-seqlen_q = 16384
-head_dim = 128
-
-[[problem]]
-batch = 2
-heads_q = 16
-seqlen_q = 8192
-head_dim = 128
-
-# Controls: FLASH and cuDNN within ±2% of do_bench on the H200.
-[[problem]]
-batch = 16
-heads_q = 32
-seqlen_q = 1024
-head_dim = 64
-
-[[problem]]
-batch = 4
-heads_q = 32
-seqlen_q = 4096
-head_dim = 64
-EOF
 
 phase() { echo "$(date +%s.%N) $*" >> "$OUT/phases.txt"; }
 # Each line of stdin with the epoch time it was read, for smi_phases.py.
@@ -92,7 +59,7 @@ bench() { # dir timeout extra-args...
   shift 2
   phase "bench $dir $*"
   local at=$SECONDS
-  timeout "$limit" "$B" bench --suite-file "$OUT/protocol-check.toml" --compare torch \
+  timeout "$limit" "$B" bench --suite-file "$SUITE" --compare torch \
     --backends flash,cudnn --no-ceilings --out "$OUT/$dir" "$@" 2>&1 | stamp > "$OUT/$dir/bench.log"
   echo "bench $dir $* exit ${PIPESTATUS[0]} after $((SECONDS - at))s"
 }
@@ -100,8 +67,9 @@ do_bench() { # output timeout extra-args...
   local out=$1 limit=$2
   shift 2
   phase "do_bench $*"
-  local at=$SECONDS shapes="$OUT/bench/protocol-check.json"
-  [ -f "$shapes" ] || shapes="$OUT/protocol-check.toml" # the bench did not finish
+  local at=$SECONDS shapes
+  shapes=$(run_file bench)
+  [ -n "$shapes" ] || shapes="$SUITE" # the bench did not finish
   timeout "$limit" python3 scripts/sdpa_do_bench.py "$shapes" flash,cudnn "$@" \
     > "$OUT/$out" 2> "$OUT/$out.err"
   echo "do_bench $* exit $? after $((SECONDS - at))s"
@@ -120,22 +88,22 @@ fi
 
 {
   for run in bench bench-short-warmup; do
-    [ -f "$OUT/$run/protocol-check.json" ] || continue # skipped (SHORT_WARMUP=0) or cut short
+    file=$(run_file "$run")
+    [ -n "$file" ] || continue # skipped (SHORT_WARMUP=0) or cut short
     for db in do_bench do_bench_bshd; do
-      echo "## $run/protocol-check.json against $db.json"
-      python3 scripts/compare_do_bench.py "$OUT/$run/protocol-check.json" "$OUT/$db.json"
+      echo "## $run/$(basename "$file") against $db.json"
+      python3 scripts/compare_do_bench.py "$file" "$OUT/$db.json"
       echo
     done
   done
 } > "$OUT/compare.txt" 2>&1
 
-python3 - "$OUT" > "$OUT/warmups.txt" 2>&1 <<'EOF'
+python3 - $(run_file bench) $(run_file bench-short-warmup) > "$OUT/warmups.txt" 2>&1 <<'EOF'
 import json, os, sys
-for run in ("bench", "bench-short-warmup"):
-    if not os.path.exists(f"{sys.argv[1]}/{run}/protocol-check.json"):
-        continue
+for path in sys.argv[1:]:
+    run = os.path.basename(os.path.dirname(path))
     print(f"## {run}: implementation, problem, median ms, clock MHz, warm-up (ms, samples, settled, clock), batch clocks")
-    for m in json.load(open(f"{sys.argv[1]}/{run}/protocol-check.json"))["measurements"]:
+    for m in json.load(open(path))["measurements"]:
         p, w, c = m["problem"], m.get("warmup") or {}, m.get("clock") or {}
         clocks = " ".join(f"{b['clock_mhz']:.0f}" if b["clock_mhz"] else "-" for b in w.get("batches", []))
         print(f"{m['implementation']:<12} B={p['batch']} H={p['heads_q']} S={p['seqlen_q']} D={p['head_dim']}"

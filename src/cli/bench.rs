@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use tileattn::host::bench::{self, BenchConfig};
+use tileattn::host::output::FilePlan;
 use tileattn::host::runfile::{CacheMode, Environment, RUN_SCHEMA_VERSION, RunFile};
 use tileattn::host::timing::Timer;
 use tileattn::host::torch_side::{self, Backend, Started, Timeouts};
@@ -87,10 +88,22 @@ pub fn run(args: Args) -> Result<ExitCode> {
         })
         .collect::<Result<Vec<_>>>()?;
     let timing = args.timing.config()?;
+    let cache_path = args.cache.clone().unwrap_or_else(super::default_tune_cache);
+    let mut files = FilePlan::new();
+    if let Some(s) = &args.suite_file {
+        files.input(s);
+    }
+    files
+        .update(&cache_path)?
+        .output(&args.out.join(format!("{suite}.json")))?
+        .output(&args.out.join(format!("{suite}.md")))?;
+    for f in tileattn::host::plot::Figure::ALL {
+        files.output(&f.path(&args.out, &suite))?;
+    }
     let dev = super::open_device()?;
     let reg = tileattn::registry();
     let mut cache = {
-        let path = args.cache.clone().unwrap_or_else(super::default_tune_cache);
+        let path = cache_path;
         let (cache, notices) = TuneCache::load(path, BuildIdentity::of(&dev.info, &reg))?;
         for n in notices {
             eprintln!("tileattn: {n}");

@@ -3,8 +3,9 @@
 use std::process::ExitCode;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use tileattn::host::Error;
 use tileattn::host::check::{self, CaseSpace, Cases, Executor};
+use tileattn::host::problem::Problem;
+use tileattn::host::{Error, memory};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -61,11 +62,22 @@ pub fn run(args: Args) -> tileattn::host::Result<ExitCode> {
             "no variant matches --variant and --family together".into(),
         ));
     }
+    if args.cases == 0 && args.shapes.is_none() {
+        return Err(Error::Invalid(
+            "--cases must be at least 1: a sweep of no case checks nothing".into(),
+        ));
+    }
     if args.workers == Some(0) {
         return Err(Error::Invalid("--workers must be at least 1".into()));
     }
     let values = super::measure_args::parse_operand_values(args.operand_values.as_deref())?
         .unwrap_or_default();
+    let shapes = args.shapes.as_deref().map(parse_shapes).transpose()?;
+    if shapes.as_ref().is_some_and(Vec::is_empty) {
+        return Err(Error::Invalid(
+            "--shapes names no shape: a sweep of no case checks nothing".into(),
+        ));
+    }
     let device = if args.emulate {
         None
     } else {
@@ -86,7 +98,37 @@ pub fn run(args: Args) -> tileattn::host::Result<ExitCode> {
         return Err(Error::Invalid("--max-seqlen must be at least 1".into()));
     }
     let seed = args.seed.unwrap_or_else(rand::random);
-    let shapes = args.shapes.as_deref().map(parse_shapes).transpose()?;
+    // The workers to use (the f64 reference dominates; one per core).
+    let workers = args
+        .workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    if shapes.is_none() {
+        for v in &variants {
+            let p = CaseSpace { max_seqlen }.largest(v);
+            p.validate()
+                .and_then(|()| memory::check_host(&p, workers))
+                .map_err(|e| in_context(&format!("--max-seqlen {max_seqlen}"), e))?;
+        }
+    }
+    // Every fixed shape, for every variant, is checked before anything runs:
+    // an invalid or too large one is invalid input, not a failed case.
+    for &[b, hq, hkv, sq, sk] in shapes.iter().flatten() {
+        for v in &variants {
+            let p = Problem::new(
+                b,
+                hq,
+                hkv,
+                sq,
+                sk,
+                v.tile.head_dim as u32,
+                v.dtype,
+                v.causal,
+            );
+            p.validate()
+                .and_then(|()| memory::check_host(&p, workers))
+                .map_err(|e| in_context(&format!("--shapes `{b},{hq},{hkv},{sq},{sk}`"), e))?;
+        }
+    }
     let cases_for = |i: usize| match &shapes {
         Some(s) => Cases::Shapes(s.clone()),
         None => Cases::Random {
@@ -106,10 +148,6 @@ pub fn run(args: Args) -> tileattn::host::Result<ExitCode> {
             format!(", inputs on {} values", values.name())
         }
     );
-    // The GPU run is cheap; the f64 reference is not: one worker per core.
-    let workers = args
-        .workers
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
 
     let bar = ProgressBar::new(variants.len() as u64 * per_variant as u64);
     bar.set_style(
@@ -160,6 +198,14 @@ pub fn run(args: Args) -> tileattn::host::Result<ExitCode> {
 }
 
 /// A variant's row of the verdict table, and one line per failed case.
+/// An invalid-input error with the option that caused it in front.
+fn in_context(option: &str, e: Error) -> Error {
+    match e {
+        Error::Invalid(m) => Error::Invalid(format!("{option}: {m}")),
+        e => e,
+    }
+}
+
 fn verdict_lines(s: &check::VariantSummary) -> String {
     let mut out = format!(
         "{:<48} {:>4}/{:<4} {:>12.3e} {:>12.3e}",

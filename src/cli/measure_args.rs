@@ -103,33 +103,37 @@ impl TimingArgs {
             ..defaults
         };
         warmup.validate()?;
+        let rule = StopRule {
+            rel_half_width: self.rel_ci,
+            min_samples: self.min_samples,
+            max_samples: self.max_samples,
+            budget,
+            ..StopRule::default()
+        };
+        rule.validate()?;
         Ok(TimingConfig {
             mode: if self.hot {
                 CacheMode::Hot
             } else {
                 CacheMode::Cold
             },
-            rule: StopRule {
-                rel_half_width: self.rel_ci,
-                min_samples: self.min_samples,
-                max_samples: self.max_samples,
-                budget,
-                ..StopRule::default()
-            },
+            rule,
             warmup,
         })
     }
 }
 
-/// A positive, finite number of seconds.
+/// A positive, finite number of seconds that a `Duration` holds.
 pub fn seconds(flag: &str, s: f64) -> Result<Duration> {
-    if s.is_finite() && s > 0.0 {
-        Ok(Duration::from_secs_f64(s))
-    } else {
-        Err(Error::Invalid(format!(
-            "{flag} must be a positive number of seconds, got {s}"
-        )))
-    }
+    (s.is_finite() && s > 0.0)
+        .then(|| Duration::try_from_secs_f64(s).ok())
+        .flatten()
+        .ok_or_else(|| {
+            Error::Invalid(format!(
+                "{flag} must be a positive number of seconds (at most {:e}), got {s}",
+                Duration::MAX.as_secs_f64()
+            ))
+        })
 }
 
 /// Help shown for `--suite-file`: the format, in short.

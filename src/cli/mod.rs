@@ -3,6 +3,7 @@
 //! failures (CUDA errors, I/O, tools).
 
 mod bench;
+mod broken_pipe;
 mod check;
 mod info;
 mod measure_args;
@@ -17,6 +18,7 @@ mod variants;
 
 use std::process::ExitCode;
 
+pub use broken_pipe::end_quietly_on_broken_pipe;
 use clap::{Parser, Subcommand};
 use tileattn::host::Error;
 
@@ -30,6 +32,10 @@ pub const EXIT_OTHER: u8 = 4;
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Replace read-only output files too (their mode is kept); without it
+    /// a read-only file at an output path is refused.
+    #[arg(long, global = true)]
+    replace_read_only: bool,
 }
 
 #[derive(Subcommand)]
@@ -57,6 +63,10 @@ enum Command {
 }
 
 pub fn run(cli: Cli) -> tileattn::host::Result<ExitCode> {
+    tileattn::host::output::clean_up_on_signals()?;
+    if cli.replace_read_only {
+        tileattn::host::output::allow_replacing_read_only();
+    }
     match cli.command {
         Command::Variants(a) => variants::run(a),
         Command::Info(a) => info::run(a),

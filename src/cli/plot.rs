@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use tileattn::host::output::FilePlan;
 use tileattn::host::runfile::RunFile;
 use tileattn::host::{Error, Result, plot};
 
@@ -33,7 +34,6 @@ pub fn run(args: Args) -> Result<ExitCode> {
             "--prefix `{prefix}`: a file-name prefix, without directories (use --out for those)"
         )));
     }
-    let run = RunFile::load(&args.run)?;
     let dir = match args.out {
         Some(d) => d,
         None => args
@@ -42,6 +42,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
             .filter(|p| !p.as_os_str().is_empty())
             .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
     };
+    let mut files = FilePlan::new();
+    files.input(&args.run);
+    for f in plot::Figure::ALL {
+        files.output(&f.path(&dir, &prefix))?;
+    }
+    let run = RunFile::load(&args.run)?;
     write(&run, &dir, &prefix)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use tileattn::host::output::FilePlan;
 use tileattn::host::ratchet::baseline::{Baseline, path_for};
 use tileattn::host::ratchet::report::Side;
 use tileattn::host::ratchet::rule::{parse_confidence, parse_drift, parse_threshold};
@@ -69,6 +70,19 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let threshold = parse_threshold(&args.threshold)?;
     let confidence = parse_confidence(&args.confidence)?;
     let drift_flag = args.drift.as_deref().map(parse_drift).transpose()?;
+    // Every run file is read; the baseline is read, and written back by
+    // --update and --calibrate (never over one of the runs).
+    let mut files = FilePlan::new();
+    for run in args.current.iter().chain(&args.calibrate) {
+        files.input(run);
+    }
+    if let Some(b) = &args.baseline {
+        if args.update || !args.calibrate.is_empty() {
+            files.update(b)?;
+        } else if !args.init {
+            files.input(b);
+        }
+    }
     if !args.calibrate.is_empty() {
         return calibrate_drift(&args, confidence);
     }
@@ -78,7 +92,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .ok_or_else(|| Error::Invalid("--current is required".into()))?;
     let current = RunFile::load(current_path).map_err(unreadable)?;
     if args.init {
-        return init(&args, current);
+        return init(&args, current, &mut files);
     }
     let baseline_path = args
         .baseline
@@ -147,11 +161,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
     })
 }
 
-fn init(args: &Args, current: RunFile) -> Result<ExitCode> {
+fn init(args: &Args, current: RunFile, files: &mut FilePlan) -> Result<ExitCode> {
     let path = args
         .baseline
         .clone()
         .unwrap_or_else(|| path_for(&args.baselines_dir, &current));
+    files.output(&path)?;
     if path.exists() {
         return Err(Error::Invalid(format!(
             "{} exists: a baseline is only raised (--update), never replaced by --init; \

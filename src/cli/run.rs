@@ -5,9 +5,10 @@ use std::process::ExitCode;
 
 use tileattn::host::device::Device;
 use tileattn::host::npy::{self, Array};
+use tileattn::host::output::{Batch, FilePlan};
 use tileattn::host::problem::Problem;
-use tileattn::host::tensor::{Layout, Tensor};
-use tileattn::host::{Error, emulate};
+use tileattn::host::tensor::Layout;
+use tileattn::host::{Error, domain, emulate};
 use tileattn::kernels::DType;
 
 #[derive(clap::Args)]
@@ -72,6 +73,15 @@ pub fn run(args: Args) -> tileattn::host::Result<ExitCode> {
         .ok_or_else(|| Error::Invalid(format!("--dtype `{}`: expected f16 or bf16", args.dtype)))?;
     let values = super::measure_args::parse_operand_values(args.operand_values.as_deref())?
         .unwrap_or_default();
+    let mut files = FilePlan::new();
+    files.input(&args.q).input(&args.k).input(&args.v);
+    if !args.emulate {
+        files.input(&super::default_tune_cache());
+    }
+    files.output(&args.out)?;
+    if let Some(lse) = &args.lse {
+        files.output(lse)?;
+    }
     let (mut qa, mut ka, mut va) = (
         npy::read(&args.q)?,
         npy::read(&args.k)?,
@@ -98,6 +108,7 @@ pub fn run(args: Args) -> tileattn::host::Result<ExitCode> {
         p.softmax_scale = s;
     }
     p.validate()?;
+    tileattn::host::memory::check_host(&p, 1)?;
     for x in [&mut qa, &mut ka, &mut va]
         .into_iter()
         .flat_map(|a| a.data.iter_mut())
@@ -105,10 +116,11 @@ pub fn run(args: Args) -> tileattn::host::Result<ExitCode> {
         *x = values.round(*x);
     }
     let (q, k, v) = (
-        Tensor::from_bshd_f32(dtype, qs, &qa.data),
-        Tensor::from_bshd_f32(dtype, ks, &ka.data),
-        Tensor::from_bshd_f32(dtype, vs, &va.data),
+        domain::tensor("q", dtype, qs, &qa.data)?,
+        domain::tensor("k", dtype, ks, &ka.data)?,
+        domain::tensor("v", dtype, vs, &va.data)?,
     );
+    domain::check_scores(&p, &q, &k)?;
 
     let device = if args.emulate {
         None
@@ -128,19 +140,22 @@ pub fn run(args: Args) -> tileattn::host::Result<ExitCode> {
         })
         .map(|(b, s, h, c)| o.get(b, s, h, c))
         .collect();
-    // Write everything or nothing: encode both first, then rename into place.
-    let o_bytes = npy::encode_f32(
-        &[
-            p.batch as usize,
-            p.seqlen_q as usize,
-            p.heads_q as usize,
-            p.head_dim as usize,
-        ],
-        &o_f32,
-    );
-    npy::write_atomic(&args.out, &o_bytes)?;
+    // O and LSE are one result: both new files or both old ones.
+    let mut batch = Batch::new();
+    batch.add(
+        &args.out,
+        &npy::encode_f32(
+            &[
+                p.batch as usize,
+                p.seqlen_q as usize,
+                p.heads_q as usize,
+                p.head_dim as usize,
+            ],
+            &o_f32,
+        ),
+    )?;
     if let Some(path) = &args.lse {
-        npy::write_atomic(
+        batch.add(
             path,
             &npy::encode_f32(
                 &[p.batch as usize, p.heads_q as usize, p.seqlen_q as usize],
@@ -148,6 +163,7 @@ pub fn run(args: Args) -> tileattn::host::Result<ExitCode> {
             ),
         )?;
     }
+    batch.commit()?;
     eprintln!(
         "{p}: ran {} on the {}",
         variant.name,

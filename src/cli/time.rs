@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use tileattn::host::ceilings;
+use tileattn::host::output::FilePlan;
 use tileattn::host::registry::Variant;
 use tileattn::host::runfile::{Ceilings, Environment, Measurement, RUN_SCHEMA_VERSION, RunFile};
 use tileattn::host::timing::Timer;
@@ -41,6 +42,11 @@ pub struct Args {
 pub fn run(args: Args) -> Result<ExitCode> {
     let p = args.problem.problem()?;
     let cfg = args.timing.config()?;
+    if let Some(out) = &args.out {
+        FilePlan::new()
+            .input(&super::default_tune_cache())
+            .output(out)?;
+    }
     let dev = super::open_device()?;
     let v: &'static Variant = super::pick_variant(Some(&dev), &p, args.variant.as_deref())?;
     let mut timer = Timer::new(&dev)?;

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use indicatif::{ProgressBar, ProgressStyle};
+use tileattn::host::output::FilePlan;
 use tileattn::host::problem::Problem;
 use tileattn::host::timing::Timer;
 use tileattn::host::tune::{self, Outcome, TuneConfig, Tuned};
@@ -75,12 +76,20 @@ pub fn run(args: Args) -> Result<ExitCode> {
             .transpose()?,
         seed: args.seed,
     };
+    let cache_path = args.cache.clone().unwrap_or_else(super::default_tune_cache);
+    let mut files = FilePlan::new();
+    if let Some(s) = &args.suite_file {
+        files.input(s);
+    }
+    if !args.no_save {
+        files.update(&cache_path)?;
+    }
     let dev = super::open_device()?;
     let reg = tileattn::registry();
     let mut cache = if args.no_save {
         None
     } else {
-        let path = args.cache.clone().unwrap_or_else(super::default_tune_cache);
+        let path = cache_path;
         let (cache, notices) = TuneCache::load(path, BuildIdentity::of(&dev.info, &reg))?;
         for n in notices {
             eprintln!("tileattn: {n}");

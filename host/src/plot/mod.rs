@@ -24,8 +24,9 @@ mod tests;
 
 use std::path::{Path, PathBuf};
 
+use crate::Result;
+use crate::output::Batch;
 use crate::runfile::RunFile;
-use crate::{Result, fsutil};
 
 /// The figures, in the order `tileattn plot` writes them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,19 +80,25 @@ pub struct Written {
     pub skipped: Vec<(Figure, String)>,
 }
 
-/// Draw every figure of `run` into `dir` as `PREFIX-NAME.svg`.
+impl Figure {
+    /// Where [`write_all`] puts this figure.
+    pub fn path(self, dir: &Path, prefix: &str) -> PathBuf {
+        dir.join(format!("{prefix}-{}.svg", self.name()))
+    }
+}
+
+/// Draw every figure of `run` into `dir` as `PREFIX-NAME.svg`, all of them
+/// written as a unit once every one is drawn.
 pub fn write_all(run: &RunFile, dir: &Path, prefix: &str) -> Result<Written> {
     let mut out = Written::default();
+    let mut batch = Batch::new();
     for f in Figure::ALL {
         match f.draw(run)? {
-            Drawing::Svg(svg) => {
-                let path = dir.join(format!("{prefix}-{}.svg", f.name()));
-                fsutil::write_atomic(&path, svg.as_bytes())?;
-                out.files.push(path);
-            }
+            Drawing::Svg(svg) => batch.add(&f.path(dir, prefix), svg.as_bytes())?,
             Drawing::Nothing(why) => out.skipped.push((f, why)),
         }
     }
+    out.files = batch.commit()?;
     Ok(out)
 }
 

@@ -37,6 +37,8 @@ pub fn draw(run: &RunFile) -> Result<Drawing> {
     let roof = ceilings.map_or(0.0, |c| c.mma_tflops);
     let y_hi = max(&tf).max(roof) * 2.0;
     let y_lo = min(&tf) / 3.0;
+    let (x_lo, x_hi) = style::log_range(x_lo, x_hi);
+    let (y_lo, y_hi) = style::log_range(y_lo, y_hi);
 
     let hot = run.measurements.iter().any(|m| m.mode == CacheMode::Hot);
     let mut legend: Vec<LegendEntry> = layout::implementation_entries(run, None);

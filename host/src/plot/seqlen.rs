@@ -152,7 +152,8 @@ fn draw_panel(
         .map(|m| metric.band(m).1)
         .fold(0.0, f64::max);
     let ceiling = ceilings.map(|c| c.copy_gbs);
-    let y_hi = data_max.max(ceiling.unwrap_or(0.0)) * 1.15;
+    let y_hi = style::linear_top(data_max.max(ceiling.unwrap_or(0.0)) * 1.15);
+    let (x_lo, x_hi) = style::log_range(x_lo, x_hi);
     let mut chart = ChartBuilder::on(area)
         .caption(panel.title(), style::font(style::PANEL_TITLE_SIZE))
         .margin(10)

@@ -187,24 +187,69 @@ pub fn number_label(x: f64) -> String {
     }
 }
 
-/// 1, 2, 5 × 10^k inside `lo..hi`: the ticks of a log axis.
+/// 1, 2, 5 × 10^k inside `lo..hi`: the ticks of a log axis. Over more than
+/// [`MAX_DECADES`] decades, only every n-th power of ten, so any range
+/// (subnormal to 1e308) takes bounded time and gives a readable axis.
 pub fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
     let mut out = Vec::new();
     if !(lo > 0.0 && hi > lo && lo.is_finite() && hi.is_finite()) {
         return out;
     }
-    let mut decade = 10f64.powi(lo.log10().floor() as i32);
-    while decade <= hi {
-        for m in [1.0, 2.0, 5.0] {
-            let x = m * decade;
+    // Exponents of f64 lie within ±324: the loop below is bounded.
+    let (first, last) = (lo.log10().floor() as i32, hi.log10().ceil() as i32);
+    let decades = (last - first).max(1);
+    let (step, multiples): (i32, &[f64]) = if decades > MAX_DECADES {
+        ((decades + MAX_DECADES - 1) / MAX_DECADES, &[1.0])
+    } else {
+        (1, &[1.0, 2.0, 5.0])
+    };
+    for k in (first..=last).step_by(step as usize) {
+        for m in multiples {
+            let x = m * 10f64.powi(k);
             if x >= lo && x <= hi {
                 out.push(x);
             }
         }
-        decade *= 10.0;
     }
     out
 }
+
+/// The widest range an axis spans: plotters' tick and grid arithmetic
+/// overflows (and may not end) near f64's limits.
+const AXIS_LIMIT: f64 = 1e300;
+
+/// A log axis from `lo` to `hi`, drawable whatever the data: both inside
+/// 1e-300..1e300 and `hi` above `lo` (all-equal data gets a decade each way).
+pub fn log_range(lo: f64, hi: f64) -> (f64, f64) {
+    let clamp = |x: f64| {
+        if x.is_nan() {
+            1.0
+        } else {
+            x.clamp(1.0 / AXIS_LIMIT, AXIS_LIMIT)
+        }
+    };
+    let (lo, hi) = (clamp(lo), clamp(hi));
+    if hi > lo * (1.0 + 1e-9) {
+        (lo, hi)
+    } else {
+        (clamp(lo / 10.0), clamp(lo * 10.0))
+    }
+}
+
+/// A linear axis from 0 to `hi`, drawable whatever the data: `hi` finite,
+/// at most 1e300, and positive (1 when the data are all zero).
+pub fn linear_top(hi: f64) -> f64 {
+    if hi.is_finite() && hi > 0.0 {
+        hi.min(AXIS_LIMIT)
+    } else if hi > 0.0 {
+        AXIS_LIMIT
+    } else {
+        1.0
+    }
+}
+
+/// The most decades a log axis labels one by one.
+const MAX_DECADES: i32 = 12;
 
 #[cfg(test)]
 mod tests {
@@ -226,6 +271,24 @@ mod tests {
     fn axis_helpers() {
         assert_eq!(log_ticks(30.0, 600.0), [50.0, 100.0, 200.0, 500.0]);
         assert!(log_ticks(0.0, 1.0).is_empty());
+        // Extreme and degenerate ranges end, with a bounded number of ticks.
+        for (lo, hi) in [
+            (5e-324, 1.0),
+            (1e-300, 1e308),
+            (1e307, f64::MAX),
+            (1.0, 1.0),
+        ] {
+            let t = log_ticks(lo, hi);
+            assert!(
+                t.len() <= 3 * MAX_DECADES as usize + 3,
+                "{lo:e}..{hi:e}: {t:?}"
+            );
+            assert!(t.iter().all(|&x| x >= lo && x <= hi));
+        }
+        assert_eq!(log_range(2.0, 2.0), (0.2, 20.0));
+        assert_eq!(log_range(f64::NAN, f64::INFINITY), (1.0, AXIS_LIMIT));
+        assert_eq!(linear_top(f64::INFINITY), AXIS_LIMIT);
+        assert_eq!(linear_top(0.0), 1.0);
         assert_eq!(number_label(1024.0), "1024");
         assert_eq!(number_label(0.25), "0.25");
         assert_eq!(viridis(0.0), RGBColor(68, 1, 84));

@@ -23,7 +23,7 @@ use super::calibrate::Calibration;
 use super::drift::{DEFAULT_DRIFT, DriftModel, DriftSource};
 use super::matching::{Key, MismatchKind, compare, mismatches};
 use super::rule::{Rule, Verdict};
-use crate::fsutil::write_atomic;
+use crate::output::write_atomic;
 use crate::runfile::{Measurement, RunFile};
 use crate::stats::{RatioCi, median};
 use crate::{Error, Result};

@@ -249,6 +249,10 @@ fn check_correctness(c: &Correctness) -> std::result::Result<(), String> {
 fn check_tuning(t: &TuningRecord) -> std::result::Result<(), String> {
     Problem::from_key(&t.problem).map_err(|e| e.to_string())?;
     for c in &t.candidates {
+        // Timed and pruned candidates were run: their time is the point.
+        if matches!(c.status.as_str(), "timed" | "pruned") && c.median_ms.is_none() {
+            return Err(format!("{}: {}, but no median_ms", c.variant, c.status));
+        }
         if let Some(x) = c.median_ms {
             positive(&format!("{}: median_ms", c.variant), x)?;
         }
