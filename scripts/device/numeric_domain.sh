@@ -17,7 +17,7 @@ q = np.load(f"{d}/q.npy"); q[0, 3, 1, 5] = np.nan; np.save(f"{d}/q_nan.npy", q)
 v = np.load(f"{d}/v.npy"); v[0, 0, 0, 0] = 1e5; np.save(f"{d}/v_big.npy", v)
 PY
 status=0
-for family in v0 v1 v2 v3; do
+for family in v0 v1 v2 v3 v4; do
   variant=$($B variants | awk -v f="attn_fwd_${family}_d64_f16_" 'index($1, f) == 1 && $1 ~ /_noncausal$/ { print $1; exit }')
   for scale in -0.125 -8 1e-30 2e4 -2e4; do
     for where in gpu emu; do
