@@ -65,31 +65,52 @@ fn build() -> Result<(), String> {
     }
 
     let tools = toolchain::check()?;
-    let mut modules = Vec::new();
-    for &arch in &expansion.archs {
-        let in_arch: Vec<_> = expansion
-            .variants
+    // One nested cargo per arch, all at once: each is mostly a single-threaded
+    // build of `core` (codegen-units = 1), so on two cores the archs overlap
+    // instead of queueing. Each has its own crate and target directory, and the
+    // modules are listed in arch order as before: the PTX is the same.
+    let modules = std::thread::scope(|s| {
+        let builds: Vec<_> = expansion
+            .archs
             .iter()
-            .filter(|v| v.archs.contains(&arch))
+            .map(|&arch| {
+                let (root, out, tools) = (&root, &out, &tools);
+                let in_arch: Vec<_> = expansion
+                    .variants
+                    .iter()
+                    .filter(|v| v.archs.contains(&arch))
+                    .collect();
+                s.spawn(move || -> Result<_, String> {
+                    let crate_dir = out.join(format!("entries-{}", arch.name()));
+                    entries::write_entry_crate(&crate_dir, &root.join("kernels-rs"), &in_arch)?;
+                    let ptx = ptx_build::compile(
+                        &crate_dir,
+                        &out.join(format!("ptx-target-{}", arch.name())),
+                        arch,
+                        tools,
+                    )?;
+                    let ptx_path = out.join(format!("tileattn-{}.ptx", arch.name()));
+                    let capped: Vec<(String, usize)> = in_arch
+                        .iter()
+                        .filter(|v| v.tile.family == tilespec::Family::V4)
+                        .map(|v| (v.entry_name(), v.tile.threads()))
+                        .collect();
+                    let text = std::fs::read_to_string(&ptx)
+                        .map_err(|e| format!("{}: {e}", ptx.display()))?;
+                    let text = launch_bounds::cap_entries(&text, &capped)?;
+                    std::fs::write(&ptx_path, text)
+                        .map_err(|e| format!("{}: {e}", ptx_path.display()))?;
+                    Ok((arch, ptx_path))
+                })
+            })
             .collect();
-        let crate_dir = out.join(format!("entries-{}", arch.name()));
-        entries::write_entry_crate(&crate_dir, &root.join("kernels-rs"), &in_arch)?;
-        let ptx = ptx_build::compile(
-            &crate_dir,
-            &out.join(format!("ptx-target-{}", arch.name())),
-            arch,
-            &tools,
-        )?;
-        let ptx_path = out.join(format!("tileattn-{}.ptx", arch.name()));
-        let capped: Vec<(String, usize)> = in_arch
-            .iter()
-            .filter(|v| v.tile.family == tilespec::Family::V4)
-            .map(|v| (v.entry_name(), v.tile.threads()))
-            .collect();
-        let text = std::fs::read_to_string(&ptx).map_err(|e| format!("{}: {e}", ptx.display()))?;
-        let text = launch_bounds::cap_entries(&text, &capped)?;
-        std::fs::write(&ptx_path, text).map_err(|e| format!("{}: {e}", ptx_path.display()))?;
-        modules.push((arch, ptx_path));
-    }
+        builds
+            .into_iter()
+            .map(|b| {
+                b.join()
+                    .map_err(|_| "a PTX build thread panicked".to_string())?
+            })
+            .collect::<Result<Vec<_>, String>>()
+    })?;
     entries::write_registry(&out.join("registry.rs"), &expansion.variants, &modules)
 }

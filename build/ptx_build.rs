@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::ptx_link::{LINKER_MODE_ENV, LLVM_BIN_ENV};
+use crate::ptx_link::{LINKER_MODE_ENV, LLVM_BIN_ENV, UNROLL_THRESHOLD};
 use crate::toolchain::Tools;
 use tilespec::Arch;
 
@@ -16,14 +16,6 @@ fn ptx_feature(arch: Arch) -> &'static str {
         Arch::Sm89 | Arch::Sm90 | Arch::Sm90a => "+ptx80",
     }
 }
-
-/// LLVM's full-unroll budget for the device code. The kernels keep their
-/// fragments in fixed-size arrays indexed by const-generic loops; a loop left
-/// rolled indexes those arrays dynamically, which puts them in local memory
-/// (hundreds of bytes of stack per thread and a many-fold slowdown). The
-/// default budget (a few hundred instructions) is far below one unrolled tile
-/// step, so it is raised here and in the link step's `opt`.
-pub const UNROLL_THRESHOLD: u32 = 20_000;
 
 /// A fingerprint of a source text: change detection within one pinned
 /// toolchain (std's hasher is fixed per release), not a stable identifier.

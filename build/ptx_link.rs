@@ -11,6 +11,14 @@ use std::process::Command;
 pub const LINKER_MODE_ENV: &str = "TILEATTN_PTX_LINKER";
 pub const LLVM_BIN_ENV: &str = "TILEATTN_LLVM_BIN";
 
+/// LLVM's full-unroll budget for the device code. The kernels keep their
+/// fragments in fixed-size arrays indexed by const-generic loops; a loop left
+/// rolled indexes those arrays dynamically, which puts them in local memory
+/// (hundreds of bytes of stack per thread and a many-fold slowdown). The
+/// default budget (a few hundred instructions) is far below one unrolled tile
+/// step, so it is raised for rustc (`ptx_build`) and for this step's `opt`.
+pub const UNROLL_THRESHOLD: u32 = 20_000;
+
 fn tool(bin: &Path, name: &str, args: &[&std::ffi::OsStr]) -> Result<(), String> {
     let out = Command::new(bin.join(name))
         .args(args)
@@ -99,7 +107,7 @@ pub fn run(args: Vec<String>) -> Result<(), String> {
     }
     let optimized = work.join("opt.bc");
     let api = format!("--internalize-public-api-list={}", exports.join(","));
-    let unroll = format!("-unroll-threshold={}", crate::ptx_build::UNROLL_THRESHOLD);
+    let unroll = format!("-unroll-threshold={}", UNROLL_THRESHOLD);
     tool(
         &bin,
         "opt",

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PyTorch SDPA, driven by tileattn for the side-by-side comparison.
 
-tileattn (host/src/torch_side.rs) starts this script and sends one JSON object
+tileattn (host/src/torch_side/) starts this script and sends one JSON object
 per line on stdin; every request gets exactly one JSON line back on stdout.
 stderr carries diagnostics only. The Rust side owns the statistics: this
 script only launches kernels and reports raw CUDA-event times and clock
@@ -251,7 +251,9 @@ class SampleSpec:
 
 
 def samples_for(ms, per_sample_ms, most):
-    """Samples that fill `ms` at `per_sample_ms` each, in 1..most; one while a sample's cost is unknown."""
+    """Samples that fill `ms` at `per_sample_ms` each, in 1..most; one while a sample's cost is unknown.
+
+    As `samples_for` in host/src/timing/queue.rs."""
     if per_sample_ms is None or per_sample_ms <= 0:
         return 1
     return max(1, min(most, math.ceil(ms / per_sample_ms)))

@@ -5,8 +5,8 @@
 use std::path::Path;
 use std::process::Command;
 
+use tileattn::host::element::{from_bits, to_bits};
 use tileattn::host::npy;
-use tileattn::host::tensor::{from_bits, to_bits};
 use tileattn::kernels::DType;
 
 /// Writes a (bad) v.npy into the directory.

@@ -2,11 +2,14 @@
 //! present for its archs with the right `.target`, and every variant assembling
 //! under ptxas with no spills (and, for the tensor-core families, no stack
 //! frame and no serialized wgmma): portable modules for sm_89 and sm_90, the sm_90a module for sm_90a.
+//! By default ptxas sees a representative subset of the variants; the full
+//! tier (`cargo test --workspace -- --include-ignored`) assembles every one.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use tileattn::host::ptxas;
-use tileattn::kernels::Arch;
+use tileattn::host::registry::Variant;
+use tileattn::kernels::{Arch, DType, Family};
 
 #[test]
 fn registry_names_are_unique_and_carry_every_parameter() {
@@ -56,8 +59,42 @@ fn every_entry_point_is_in_the_ptx_of_its_archs() {
     }
 }
 
+/// The default tier: per kernel family, head dim and dtype, the causal variant
+/// with the most tile per warp (the likeliest to spill; causal adds the mask
+/// to the same code), about a tenth of the ptxas time of every variant.
 #[test]
+fn representative_variants_assemble_without_spills_stack_or_serialized_wgmma() {
+    let reg = tileattn::registry();
+    let mut heaviest: HashMap<(Family, usize, DType), &Variant> = HashMap::new();
+    for v in reg.variants.iter().filter(|v| v.causal) {
+        let t = &v.tile;
+        let load = |v: &Variant| {
+            (
+                v.tile.block_m * v.tile.block_n / v.tile.warps,
+                v.tile.stages,
+                v.tile.block_m,
+            )
+        };
+        let best = heaviest.entry((t.family, t.head_dim, v.dtype)).or_insert(v);
+        if load(v) > load(best) {
+            *best = v;
+        }
+    }
+    let chosen: HashSet<&str> = heaviest.values().map(|v| v.name).collect();
+    assemble_and_check(&|v| chosen.contains(v.name));
+}
+
+/// The full tier: every variant of the build.
+#[test]
+#[ignore = "full tier (cargo test --workspace -- --include-ignored): every variant through ptxas, minutes on 2 cores"]
 fn every_variant_assembles_without_spills_stack_or_serialized_wgmma() {
+    assemble_and_check(&|_| true);
+}
+
+/// Assemble the variants `pick` selects for every (module, ptxas target) and
+/// check ptxas's report of each: no spills, and for the tensor-core families
+/// no stack frame and no serialized wgmma.
+fn assemble_and_check(pick: &(dyn Fn(&Variant) -> bool + Sync)) {
     let reg = tileattn::registry();
     // One ptxas per (module, target), all at once: each is single-threaded,
     // and together they were the test suite's second-longest step.
@@ -73,7 +110,15 @@ fn every_variant_assembles_without_spills_stack_or_serialized_wgmma() {
     let reports: Vec<_> = std::thread::scope(|s| {
         let running: Vec<_> = jobs
             .iter()
-            .map(|&(m, arch)| s.spawn(move || ptxas::assemble(m.ptx, arch)))
+            .map(|&(m, arch)| {
+                let entries: Vec<&str> = reg
+                    .variants
+                    .iter()
+                    .filter(|v| v.archs.contains(&m.arch) && pick(v))
+                    .map(|v| v.name)
+                    .collect();
+                s.spawn(move || ptxas::assemble_entries(m.ptx, arch, &entries))
+            })
             .collect();
         running
             .into_iter()
@@ -82,7 +127,11 @@ fn every_variant_assembles_without_spills_stack_or_serialized_wgmma() {
     });
     for (&(m, arch), report) in jobs.iter().zip(reports) {
         let report = report.unwrap_or_else(|e| panic!("{e}"));
-        for v in reg.variants.iter().filter(|v| v.archs.contains(&m.arch)) {
+        for v in reg
+            .variants
+            .iter()
+            .filter(|v| v.archs.contains(&m.arch) && pick(v))
+        {
             let r = report
                 .iter()
                 .find(|r| r.entry == v.name)

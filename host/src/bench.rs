@@ -24,10 +24,9 @@ use std::path::Path;
 use crate::problem::Problem;
 use crate::registry::{Registry, Variant};
 use crate::runfile::{CacheMode, Correctness, Measurement, TunedCandidate, TuningRecord};
-use crate::stats::sample_adaptively;
 use crate::tensor::Tensor;
-use crate::timing::{Timed, Timer, TimingConfig, clock_check};
-use crate::torch_side::{Backend, Outcome as TorchOutcome, Sampling, TorchSide};
+use crate::timing::{Timer, TimingConfig};
+use crate::torch_side::{self, Backend, Outcome as TorchOutcome, Sampling, TorchSide};
 use crate::tune::{self, Outcome, TuneConfig, Tuned};
 use crate::tune_cache::{Strategy, TuneCache};
 use crate::workload::{Verdict, Workload, measurement, verify_and_time};
@@ -211,7 +210,7 @@ fn torch_side(
                 continue;
             }
         };
-        let timed = match time_backend(torch, b, &sampling, timing)? {
+        let timed = match torch_side::time_backend(torch, b, &sampling, timing)? {
             Ok(t) => t,
             Err(why) => {
                 notify(&format!(
@@ -231,59 +230,6 @@ fn torch_side(
         )?);
     }
     Ok(out)
-}
-
-/// One measurement of backend `b` by the adaptive rule: the samples, clock
-/// readings and warm-up the script reported; or why the script refused.
-pub(crate) fn time_backend(
-    torch: &mut TorchSide,
-    b: Backend,
-    sampling: &Sampling,
-    timing: &TimingConfig,
-) -> Result<std::result::Result<Timed, String>> {
-    let mut refused = None;
-    let mut first = true;
-    let mut warmup = None;
-    let mut clock_mhz = Vec::new();
-    let sampled = sample_adaptively(&timing.rule, |n| {
-        let reply = torch.sample(b, n as u32, std::mem::take(&mut first), sampling)?;
-        match reply {
-            TorchOutcome::Done(s) => {
-                clock_mhz.extend(s.clock_or_nan());
-                if s.warmup.is_some() {
-                    warmup = s.warmup;
-                }
-                Ok(s.samples_ms)
-            }
-            TorchOutcome::Unsupported(why) | TorchOutcome::OutOfMemory(why) => {
-                refused = Some(why.clone());
-                Err(Error::Tool {
-                    tool: "torch baseline".into(),
-                    message: why,
-                })
-            }
-        }
-    });
-    // The filler still queued would run into whatever the GPU does next.
-    let ended = torch.end();
-    let (samples_ms, stop) = match (sampled, refused) {
-        (Ok(s), _) => s,
-        (Err(_), Some(why)) => return ended.map(|()| Err(why)),
-        // The first error says what went wrong; `end` fails after it too.
-        (Err(e), None) => return Err(e),
-    };
-    ended?;
-    let warmup = warmup.ok_or_else(|| {
-        Error::Invalid("the torch baseline reported no warm-up for its first samples".into())
-    })?;
-    Ok(Ok(Timed {
-        clock: clock_check(&clock_mhz),
-        samples_ms,
-        stop,
-        clock_mhz,
-        input_sets: 1,
-        warmup,
-    }))
 }
 
 /// Compare the backend's O (BSHD f32 `.npy`) with the workload's reference rows.

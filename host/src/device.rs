@@ -13,10 +13,11 @@ use cudarc::driver::{
 use cudarc::nvrtc::Ptx;
 use tileattn_kernels::{Arch, AttnParams, Family, TmaMaps};
 
+use crate::element::to_bits;
 use crate::launch::{self, TensorDesc};
 use crate::problem::Problem;
 use crate::registry::{Registry, Variant};
-use crate::tensor::{Layout, Tensor, to_bits};
+use crate::tensor::{Layout, Tensor};
 use crate::tma;
 use crate::{Error, Result};
 

@@ -22,8 +22,9 @@
 
 use tileattn_kernels::DType;
 
+use crate::element::from_bits;
 use crate::problem::Problem;
-use crate::tensor::{Tensor, from_bits};
+use crate::tensor::Tensor;
 use crate::{Error, Result};
 
 /// The largest |score|·|scale|·log2 e accepted: 2^24, below which f32

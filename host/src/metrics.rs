@@ -149,6 +149,18 @@ impl Rates {
     }
 }
 
+impl Measurement {
+    /// This measurement's rates as percentages of `ceilings` (mma, copy);
+    /// None without ceilings or with a ceiling that is not a measured rate.
+    pub fn percent_of(&self, ceilings: Option<&Ceilings>) -> Option<PercentOfCeilings> {
+        let rates = Rates {
+            tflops: self.tflops,
+            gbs: self.gbs,
+        };
+        rates.percent_of(ceilings?).ok()
+    }
+}
+
 fn percent(achieved: f64, ceiling: f64, what: &str) -> Result<f64> {
     if !(ceiling.is_finite() && ceiling > 0.0) {
         return Err(Error::Invalid(format!(

@@ -18,9 +18,7 @@
 use serde::{Deserialize, Serialize};
 use tileattn_kernels::DType;
 
-use crate::problem::Problem;
-use crate::tensor::{from_bits, to_bits};
-use crate::{Error, Result};
+use crate::element::{from_bits, to_bits};
 
 /// The values of a problem's inputs. Run files, suite files and tuning caches
 /// write only a value other than the default, so files that predate it read
@@ -97,27 +95,6 @@ impl OperandValues {
             v => format!("{dtype} ({} values)", v.name()),
         }
     }
-}
-
-/// Every problem of a suite on inputs of `values`, whatever the suite said
-/// (the command line's `--operand-values`). Refused if two problems that
-/// differed only in their values become the same problem.
-pub fn set_for_all(problems: &[Problem], values: OperandValues) -> Result<Vec<Problem>> {
-    let mut out: Vec<Problem> = Vec::with_capacity(problems.len());
-    for (i, p) in problems.iter().enumerate() {
-        let p = p.with_operand_values(values);
-        if let Some(j) = out.iter().position(|q| q.key() == p.key()) {
-            return Err(Error::Invalid(format!(
-                "with operand values `{}`, problem {} of the suite is problem {} ({p}): \
-                 drop the flag to measure both as the suite lists them",
-                values.name(),
-                i + 1,
-                j + 1
-            )));
-        }
-        out.push(p);
-    }
-    Ok(out)
 }
 
 #[cfg(test)]
@@ -229,28 +206,6 @@ mod tests {
             .filter(|&x| OperandValues::Bf16.to_bits(DType::F16, x) != to_bits(DType::F16, x))
             .count();
         assert!(differ > 100_000, "{differ}");
-    }
-
-    #[test]
-    fn a_whole_suite_is_set_to_one_kind_of_values_unless_problems_merge() {
-        let f16 = Problem::new(2, 8, 8, 256, 256, 64, DType::F16, false);
-        let bf16 = Problem {
-            dtype: DType::Bf16,
-            ..f16
-        };
-        let set = set_for_all(&[f16, bf16], OperandValues::Bf16).unwrap();
-        assert!(set.iter().all(|p| p.operand_values == OperandValues::Bf16));
-        assert_eq!(set[0], f16.with_operand_values(OperandValues::Bf16));
-        let on_bf16 = f16.with_operand_values(OperandValues::Bf16);
-        let back = set_for_all(&[on_bf16, bf16], OperandValues::Dtype).unwrap();
-        assert_eq!(back, [f16, bf16]);
-        let e = set_for_all(&[bf16, f16, on_bf16], OperandValues::Bf16)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("with operand values `bf16`, problem 3 of the suite is problem 2"),
-            "{e}"
-        );
     }
 
     #[test]

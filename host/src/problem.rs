@@ -4,7 +4,7 @@
 use tileattn_kernels::DType;
 
 use crate::operand_values::OperandValues;
-use crate::runfile::ProblemKey;
+use crate::problem_key::ProblemKey;
 use crate::{Error, Result};
 
 /// Head dimensions the kernels are instantiated for.
@@ -173,6 +173,27 @@ impl std::fmt::Display for Problem {
     }
 }
 
+/// Every problem of a suite on inputs of `values`, whatever the suite said
+/// (the command line's `--operand-values`). Refused if two problems that
+/// differed only in their values become the same problem.
+pub fn set_operand_values(problems: &[Problem], values: OperandValues) -> Result<Vec<Problem>> {
+    let mut out: Vec<Problem> = Vec::with_capacity(problems.len());
+    for (i, p) in problems.iter().enumerate() {
+        let p = p.with_operand_values(values);
+        if let Some(j) = out.iter().position(|q| q.key() == p.key()) {
+            return Err(Error::Invalid(format!(
+                "with operand values `{}`, problem {} of the suite is problem {} ({p}): \
+                 drop the flag to measure both as the suite lists them",
+                values.name(),
+                i + 1,
+                j + 1
+            )));
+        }
+        out.push(p);
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,5 +233,27 @@ mod tests {
         assert_eq!((p.heads_kv, p.seqlen_k), (16, 4096));
         assert!(Problem::parse_shape("4,x,1,1", DType::F16, false).is_err());
         assert!(Problem::parse_shape("4,1,1", DType::F16, false).is_err());
+    }
+
+    #[test]
+    fn a_whole_suite_is_set_to_one_kind_of_values_unless_problems_merge() {
+        let f16 = Problem::new(2, 8, 8, 256, 256, 64, DType::F16, false);
+        let bf16 = Problem {
+            dtype: DType::Bf16,
+            ..f16
+        };
+        let set = set_operand_values(&[f16, bf16], OperandValues::Bf16).unwrap();
+        assert!(set.iter().all(|p| p.operand_values == OperandValues::Bf16));
+        assert_eq!(set[0], f16.with_operand_values(OperandValues::Bf16));
+        let on_bf16 = f16.with_operand_values(OperandValues::Bf16);
+        let back = set_operand_values(&[on_bf16, bf16], OperandValues::Dtype).unwrap();
+        assert_eq!(back, [f16, bf16]);
+        let e = set_operand_values(&[bf16, f16, on_bf16], OperandValues::Bf16)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("with operand values `bf16`, problem 3 of the suite is problem 2"),
+            "{e}"
+        );
     }
 }

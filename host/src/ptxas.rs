@@ -68,13 +68,22 @@ pub fn report_targets(arch: Arch) -> Vec<&'static str> {
 
 /// Assemble `ptx` for `arch` (e.g. `sm_90`) and parse the `-v` report.
 pub fn assemble(ptx: &str, arch: &str) -> Result<Vec<Resources>> {
+    assemble_entries(ptx, arch, &[])
+}
+
+/// As [`assemble`], for the named entry points only (all of them if
+/// `entries` is empty): ptxas's time grows with the entries it compiles.
+pub fn assemble_entries(ptx: &str, arch: &str, entries: &[&str]) -> Result<Vec<Resources>> {
     let ptxas = find()?;
     let dir = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
     let input = dir.path().join("in.ptx");
     std::fs::write(&input, ptx).map_err(|e| Error::io(&input, e))?;
-    let out = Command::new(&ptxas)
-        .arg(format!("-arch={arch}"))
-        .arg("-v")
+    let mut cmd = Command::new(&ptxas);
+    cmd.arg(format!("-arch={arch}")).arg("-v");
+    if !entries.is_empty() {
+        cmd.arg("--entry").arg(entries.join(","));
+    }
+    let out = cmd
         .arg(&input)
         .arg("-o")
         .arg(dir.path().join("out.cubin"))

@@ -335,7 +335,7 @@ mod tests {
         let shape = [p.batch, p.seqlen_q, p.heads_q, p.head_dim];
         let mut o = Tensor::poisoned(p.dtype, shape, Layout::Bshd);
         for (x, &v) in o.data.iter_mut().zip(&r.o) {
-            *x = crate::tensor::to_bits(p.dtype, v as f32);
+            *x = crate::element::to_bits(p.dtype, v as f32);
         }
         (o, r.lse.iter().map(|&x| x as f32).collect())
     }
@@ -370,7 +370,7 @@ mod tests {
         // Break one element of one sampled row: the comparison must fail.
         let r = sampled.rows[3];
         let at = o.offset(r.b, r.i, r.h);
-        o.data[at] = crate::tensor::to_bits(p.dtype, 5.0);
+        o.data[at] = crate::element::to_bits(p.dtype, 5.0);
         assert!(!compare_rows(&p, &sampled, &o, Some(&lse)).passes(p.dtype));
         // A NaN LSE on a sampled row never passes.
         let (o, mut lse) = as_outputs(&p, &full);

@@ -12,7 +12,8 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::implementations::{self, TILEATTN};
-use crate::runfile::{CacheMode, Measurement, ProblemKey, RunFile, TuningRecord};
+use crate::problem_key::ProblemKey;
+use crate::runfile::{CacheMode, Measurement, RunFile, TuningRecord};
 use crate::stats::{Bootstrap, RatioCi, bootstrap_ratio_ci};
 use crate::{Result, output};
 

@@ -6,10 +6,9 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::operand_values::OperandValues;
+use crate::problem_key::ProblemKey;
 
 mod load;
-use load::nan_if_null;
 
 /// Bumped on any change a reader of an older file could misread.
 pub const RUN_SCHEMA_VERSION: u32 = 1;
@@ -85,72 +84,6 @@ pub struct Ceilings {
     pub copy_gbs: f64,
     /// Dense tensor-core throughput of an `mma.sync` loop, TFLOP/s.
     pub mma_tflops: f64,
-}
-
-/// The problem, without anything about how it is solved.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ProblemKey {
-    pub batch: u32,
-    pub heads_q: u32,
-    pub heads_kv: u32,
-    pub seqlen_q: u32,
-    pub seqlen_k: u32,
-    pub head_dim: u32,
-    /// `f16` or `bf16`.
-    pub dtype: String,
-    pub causal: bool,
-    /// Which values the inputs took: written only when not the default, so
-    /// older run files read and write back unchanged.
-    #[serde(default, skip_serializing_if = "OperandValues::is_default")]
-    pub operand_values: OperandValues,
-}
-
-impl std::fmt::Display for ProblemKey {
-    /// `B=4 Hq=16 Hkv=16 Sq=4096 Sk=4096 D=128 bf16 causal`: also how a `Problem` prints.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "B={} Hq={} Hkv={} Sq={} Sk={} D={} {}{}",
-            self.batch,
-            self.heads_q,
-            self.heads_kv,
-            self.seqlen_q,
-            self.seqlen_k,
-            self.head_dim,
-            self.dtype_label(),
-            if self.causal { " causal" } else { "" }
-        )
-    }
-}
-
-impl ProblemKey {
-    /// The dtype as labels show it: `f16`, or `f16 (bf16 values)`, so rows
-    /// that differ only in their inputs' values can be told apart.
-    pub fn dtype_label(&self) -> String {
-        self.operand_values.dtype_label(&self.dtype)
-    }
-
-    /// `B=32 H=8 S=512 D=64 f16 causal`: the compact form tables and figures
-    /// use; heads and sequence lengths are written once when equal.
-    pub fn label(&self) -> String {
-        let heads = if self.heads_q == self.heads_kv {
-            format!("H={}", self.heads_q)
-        } else {
-            format!("Hq={} Hkv={}", self.heads_q, self.heads_kv)
-        };
-        let lens = if self.seqlen_q == self.seqlen_k {
-            format!("S={}", self.seqlen_q)
-        } else {
-            format!("Sq={} Sk={}", self.seqlen_q, self.seqlen_k)
-        };
-        format!(
-            "B={} {heads} {lens} D={} {}{}",
-            self.batch,
-            self.head_dim,
-            self.dtype_label(),
-            if self.causal { " causal" } else { "" }
-        )
-    }
 }
 
 /// L2 state each sample started from.
@@ -301,44 +234,11 @@ impl Measurement {
         }
         notes
     }
-
-    /// This measurement's rates as percentages of `ceilings` (mma, copy);
-    /// None without ceilings or with a ceiling that is not a measured rate.
-    pub fn percent_of(
-        &self,
-        ceilings: Option<&Ceilings>,
-    ) -> Option<crate::metrics::PercentOfCeilings> {
-        let rates = crate::metrics::Rates {
-            tflops: self.tflops,
-            gbs: self.gbs,
-        };
-        rates.percent_of(ceilings?).ok()
-    }
 }
 
-impl Environment {
-    /// The environment of a run on `dev` by the tileattn build `commit`.
-    pub fn of(
-        dev: &crate::device::Device,
-        commit: &str,
-        ceilings: Option<Ceilings>,
-    ) -> Environment {
-        let i = &dev.info;
-        Environment {
-            gpu_name: i.name.clone(),
-            compute_capability: format!("{}.{}", i.compute_capability.0, i.compute_capability.1),
-            driver_version: i.driver_version_string(),
-            sm_count: i.sm_count,
-            l2_bytes: i.l2_bytes,
-            sm_clock_mhz: i.sm_clock_mhz,
-            mem_clock_mhz: i.mem_clock_mhz,
-            mem_bus_bits: i.mem_bus_bits,
-            tileattn_commit: commit.into(),
-            kernel_build: dev.registry().build_hash(),
-            torch_version: None,
-            ceilings,
-        }
-    }
+/// serde: a JSON `null` where an `f64` belongs reads as NaN.
+fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 impl RunFile {

@@ -1,11 +1,11 @@
 //! Host tensors of 16-bit elements with explicit strides, and the helpers the
 //! checks use: fresh random data and NaN poisoning.
 
-use half::{bf16, f16};
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
 use tileattn_kernels::{DType, Strides};
 
+use crate::element::{from_bits, to_bits};
 use crate::operand_values::OperandValues;
 use crate::{Error, Result};
 
@@ -28,20 +28,6 @@ pub struct Tensor {
     pub dim: u32,
     pub strides: Strides,
     pub data: Vec<u16>,
-}
-
-pub fn to_bits(dtype: DType, x: f32) -> u16 {
-    match dtype {
-        DType::F16 => f16::from_f32(x).to_bits(),
-        DType::Bf16 => bf16::from_f32(x).to_bits(),
-    }
-}
-
-pub fn from_bits(dtype: DType, b: u16) -> f32 {
-    match dtype {
-        DType::F16 => f16::from_bits(b).to_f32(),
-        DType::Bf16 => bf16::from_bits(b).to_f32(),
-    }
 }
 
 pub fn strides_for(layout: Layout, seq: u32, heads: u32, dim: u32) -> Strides {

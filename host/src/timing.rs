@@ -58,10 +58,12 @@ use crate::{Error, Result};
 
 #[cfg(test)]
 pub(crate) mod fake;
+pub mod queue;
 pub mod stream;
 pub mod warmup;
 
-use stream::{SampleQueue, SampleStream};
+use queue::SampleQueue;
+use stream::SampleStream;
 pub use warmup::WarmupRule;
 
 /// How long the clock probe spins: long against `%globaltimer`'s ~1 µs steps,

@@ -35,7 +35,8 @@ use crate::registry::{Registry, Variant};
 use crate::runfile::{Correctness, Measurement, StopReason};
 use crate::stats::{StopRule, bootstrap_ratio_ci};
 use crate::timing::{Timer, TimingConfig};
-use crate::tune_cache::{Bucket, Entry, RunnerUp, Strategy, Winner, rfc3339_utc};
+use crate::tune_cache::{Bucket, Entry, RunnerUp, Strategy, Winner};
+use crate::utc::rfc3339_utc;
 use crate::workload::{Verdict, Workload, time_verified, verify_and_time};
 use crate::{Error, Result};
 
@@ -84,7 +85,7 @@ pub struct Candidate {
 /// The result of tuning one problem.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Tuned {
-    pub problem: crate::runfile::ProblemKey,
+    pub problem: crate::problem_key::ProblemKey,
     pub strategy: Strategy,
     /// Timed candidates fastest first, then the excluded ones.
     pub candidates: Vec<Candidate>,

@@ -6,10 +6,11 @@ use std::process::ExitCode;
 
 use tileattn::host::bench::{self, BenchConfig};
 use tileattn::host::output::FilePlan;
-use tileattn::host::runfile::{CacheMode, Environment, RUN_SCHEMA_VERSION, RunFile};
+use tileattn::host::run_record;
+use tileattn::host::runfile::CacheMode;
 use tileattn::host::timing::Timer;
 use tileattn::host::torch_side::{self, Backend, Started, Timeouts};
-use tileattn::host::tune_cache::{BuildIdentity, TuneCache, rfc3339_utc};
+use tileattn::host::tune_cache::{self, BuildIdentity, TuneCache};
 use tileattn::host::{Error, Result, ceilings};
 
 use super::measure_args::TimingArgs;
@@ -88,7 +89,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         })
         .collect::<Result<Vec<_>>>()?;
     let timing = args.timing.config()?;
-    let cache_path = args.cache.clone().unwrap_or_else(super::default_tune_cache);
+    let cache_path = args.cache.clone().unwrap_or_else(tune_cache::default_path);
     let mut files = FilePlan::new();
     if let Some(s) = &args.suite_file {
         files.input(s);
@@ -100,7 +101,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     for f in tileattn::host::plot::Figure::ALL {
         files.output(&f.path(&args.out, &suite))?;
     }
-    let dev = super::open_device()?;
+    let dev = super::common::open_device()?;
     let reg = tileattn::registry();
     let mut cache = {
         let path = cache_path;
@@ -140,7 +141,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         backends,
         seed: args.seed,
     };
-    let created_utc = rfc3339_utc(std::time::SystemTime::now());
+    let started = std::time::SystemTime::now();
     let (measurements, tuning) = bench::run(
         &mut timer,
         &reg,
@@ -151,16 +152,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
         &|line| eprintln!("{line}"),
     )?;
     cache.save()?;
-    let mut env = Environment::of(&dev, tileattn::COMMIT, measured_ceilings);
+    let mut env = run_record::environment(&dev, tileattn::COMMIT, measured_ceilings);
     env.torch_version = torch_version;
-    let run = RunFile {
-        schema_version: RUN_SCHEMA_VERSION,
-        suite: suite.clone(),
-        created_utc,
-        env,
-        measurements,
-        tuning,
-    };
+    let run = run_record::run_file(&suite, started, env, measurements, tuning);
     let path = args.out.join(format!("{suite}.json"));
     run.save(&path)?;
     println!("wrote {}", path.display());
@@ -184,7 +178,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .any(|m| m.correctness.as_ref().is_some_and(|c| !c.passed));
     Ok(if failed {
         eprintln!("tileattn: some compared output failed the reference check (see the run file)");
-        ExitCode::from(super::EXIT_FAILED)
+        ExitCode::from(super::common::EXIT_FAILED)
     } else {
         ExitCode::SUCCESS
     })

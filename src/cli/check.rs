@@ -46,7 +46,7 @@ pub fn run(args: Args) -> tileattn::host::Result<ExitCode> {
     let family = args
         .family
         .as_deref()
-        .map(super::parse_family)
+        .map(super::common::parse_family)
         .transpose()?;
     let variants: Vec<_> = match &args.variant {
         Some(name) => vec![reg.find(name).ok_or_else(|| {
@@ -81,7 +81,7 @@ pub fn run(args: Args) -> tileattn::host::Result<ExitCode> {
     let device = if args.emulate {
         None
     } else {
-        match super::open_device() {
+        match super::common::open_device() {
             Ok(d) => Some(d),
             Err(Error::NoDevice(why)) => {
                 eprintln!("tileattn: no GPU ({why}); checking on the CPU emulator");
@@ -178,7 +178,7 @@ pub fn run(args: Args) -> tileattn::host::Result<ExitCode> {
 
     let failed: u32 = summaries.iter().map(|s| s.cases - s.passed).sum();
     if args.json {
-        super::print_json(
+        super::common::print_json(
             &serde_json::json!({ "executor": exec.name(), "seed": seed, "max_seqlen": max_seqlen, "variants": summaries }),
         )?;
     } else {
@@ -193,7 +193,7 @@ pub fn run(args: Args) -> tileattn::host::Result<ExitCode> {
     Ok(if failed == 0 {
         ExitCode::SUCCESS
     } else {
-        ExitCode::from(super::EXIT_FAILED)
+        ExitCode::from(super::common::EXIT_FAILED)
     })
 }
 

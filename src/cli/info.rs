@@ -36,7 +36,7 @@ struct Info {
 }
 
 pub fn run(args: Args) -> tileattn::host::Result<ExitCode> {
-    let dev = super::open_device()?;
+    let dev = super::common::open_device()?;
     let i = &dev.info;
     let info = Info {
         name: i.name.clone(),
@@ -60,7 +60,7 @@ pub fn run(args: Args) -> tileattn::host::Result<ExitCode> {
         info.ceilings = Some(detail);
     }
     if args.json {
-        super::print_json(&info)?;
+        super::common::print_json(&info)?;
         return Ok(ExitCode::SUCCESS);
     }
     println!("GPU                 {}", info.name);

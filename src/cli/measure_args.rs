@@ -3,8 +3,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use tileattn::host::operand_values::{self, OperandValues};
-use tileattn::host::problem::Problem;
+use tileattn::host::operand_values::OperandValues;
+use tileattn::host::problem::{self, Problem};
 use tileattn::host::runfile::CacheMode;
 use tileattn::host::stats::StopRule;
 use tileattn::host::suite_file::UserSuite;
@@ -164,7 +164,7 @@ pub fn suite(
         (None, None) => return Ok(None),
     };
     let problems = match values {
-        Some(v) => operand_values::set_for_all(&problems, v)?,
+        Some(v) => problem::set_operand_values(&problems, v)?,
         None => problems,
     };
     Ok(Some((name, problems)))

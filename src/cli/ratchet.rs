@@ -12,7 +12,7 @@ use tileattn::host::ratchet::report::Side;
 use tileattn::host::ratchet::rule::{parse_confidence, parse_drift, parse_threshold};
 use tileattn::host::ratchet::{MismatchKind, Report, Rule, calibrate, compare, mismatches};
 use tileattn::host::runfile::RunFile;
-use tileattn::host::tune_cache::rfc3339_utc;
+use tileattn::host::utc::rfc3339_utc;
 use tileattn::host::{Error, Result};
 
 #[derive(clap::Args)]
@@ -150,12 +150,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
         updated,
     );
     if args.json {
-        super::print_json(&report)?;
+        super::common::print_json(&report)?;
     } else {
         print!("{}", report.markdown());
     }
     Ok(if report.regressed() {
-        ExitCode::from(super::EXIT_FAILED)
+        ExitCode::from(super::common::EXIT_FAILED)
     } else {
         ExitCode::SUCCESS
     })
@@ -202,7 +202,7 @@ fn calibrate_drift(args: &Args, confidence: f64) -> Result<ExitCode> {
         report.stored_in = Some(path.display().to_string());
     }
     if args.json {
-        super::print_json(&report)?;
+        super::common::print_json(&report)?;
     } else {
         print!("{}", report.markdown());
     }

@@ -8,7 +8,7 @@ use tileattn::host::npy::{self, Array};
 use tileattn::host::output::{Batch, FilePlan};
 use tileattn::host::problem::Problem;
 use tileattn::host::tensor::Layout;
-use tileattn::host::{Error, domain, emulate};
+use tileattn::host::{Error, domain, emulate, tune_cache};
 use tileattn::kernels::DType;
 
 #[derive(clap::Args)]
@@ -76,7 +76,7 @@ pub fn run(args: Args) -> tileattn::host::Result<ExitCode> {
     let mut files = FilePlan::new();
     files.input(&args.q).input(&args.k).input(&args.v);
     if !args.emulate {
-        files.input(&super::default_tune_cache());
+        files.input(&tune_cache::default_path());
     }
     files.output(&args.out)?;
     if let Some(lse) = &args.lse {
@@ -125,9 +125,9 @@ pub fn run(args: Args) -> tileattn::host::Result<ExitCode> {
     let device = if args.emulate {
         None
     } else {
-        Some(super::open_device()?)
+        Some(super::common::open_device()?)
     };
-    let variant = super::pick_variant(device.as_ref(), &p, args.variant.as_deref())?;
+    let variant = super::common::pick_variant(device.as_ref(), &p, args.variant.as_deref())?;
     let (o, lse) = match &device {
         Some(d) => Device::run(d, variant, &p, &q, &k, &v)?,
         None => emulate::run(variant, &p, &q, &k, &v, Layout::Bshd)?,

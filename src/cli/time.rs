@@ -3,15 +3,16 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::SystemTime;
 
 use tileattn::host::ceilings;
 use tileattn::host::output::FilePlan;
 use tileattn::host::registry::Variant;
-use tileattn::host::runfile::{Ceilings, Environment, Measurement, RUN_SCHEMA_VERSION, RunFile};
+use tileattn::host::run_record;
+use tileattn::host::runfile::{Ceilings, Measurement};
 use tileattn::host::timing::Timer;
-use tileattn::host::tune_cache::rfc3339_utc;
 use tileattn::host::workload::{Verdict, Workload, verify_and_time};
-use tileattn::host::{Error, Result};
+use tileattn::host::{Error, Result, tune_cache};
 
 use super::measure_args::{ProblemArgs, TimingArgs};
 use super::tables::{measurement_table, print_ceilings};
@@ -44,11 +45,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let cfg = args.timing.config()?;
     if let Some(out) = &args.out {
         FilePlan::new()
-            .input(&super::default_tune_cache())
+            .input(&tune_cache::default_path())
             .output(out)?;
     }
-    let dev = super::open_device()?;
-    let v: &'static Variant = super::pick_variant(Some(&dev), &p, args.variant.as_deref())?;
+    let dev = super::common::open_device()?;
+    let v: &'static Variant = super::common::pick_variant(Some(&dev), &p, args.variant.as_deref())?;
     let mut timer = Timer::new(&dev)?;
     let ceilings: Option<Ceilings> = if args.ceilings {
         let (c, detail) = ceilings::measure(&mut timer, &cfg)?;
@@ -76,24 +77,18 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 c.tolerance,
                 w.check_rows()
             );
-            return Ok(ExitCode::from(super::EXIT_FAILED));
+            return Ok(ExitCode::from(super::common::EXIT_FAILED));
         }
     };
     if args.json {
-        super::print_json(&m)?;
+        super::common::print_json(&m)?;
     } else {
         println!("{p}, {} input set(s), {:?} L2", w.input_sets(), m.mode);
         print!("{}", measurement_table(&[&m], ceilings.as_ref()));
     }
     if let Some(path) = &args.out {
-        let run = RunFile {
-            schema_version: RUN_SCHEMA_VERSION,
-            suite: "adhoc".into(),
-            created_utc: rfc3339_utc(std::time::SystemTime::now()),
-            env: Environment::of(&dev, tileattn::COMMIT, ceilings),
-            measurements: vec![m],
-            tuning: Vec::new(),
-        };
+        let env = run_record::environment(&dev, tileattn::COMMIT, ceilings);
+        let run = run_record::run_file("adhoc", SystemTime::now(), env, vec![m], Vec::new());
         run.save(path)?;
         eprintln!("wrote {}", path.display());
     }

@@ -9,7 +9,7 @@ use tileattn::host::output::FilePlan;
 use tileattn::host::problem::Problem;
 use tileattn::host::timing::Timer;
 use tileattn::host::tune::{self, Outcome, TuneConfig, Tuned};
-use tileattn::host::tune_cache::{BuildIdentity, Strategy, TuneCache};
+use tileattn::host::tune_cache::{self, BuildIdentity, Strategy, TuneCache};
 use tileattn::host::{Error, Result};
 
 use super::measure_args::{ProblemArgs, TimingArgs, seconds};
@@ -72,11 +72,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
         family: args
             .family
             .as_deref()
-            .map(super::parse_family)
+            .map(super::common::parse_family)
             .transpose()?,
         seed: args.seed,
     };
-    let cache_path = args.cache.clone().unwrap_or_else(super::default_tune_cache);
+    let cache_path = args.cache.clone().unwrap_or_else(tune_cache::default_path);
     let mut files = FilePlan::new();
     if let Some(s) = &args.suite_file {
         files.input(s);
@@ -84,7 +84,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     if !args.no_save {
         files.update(&cache_path)?;
     }
-    let dev = super::open_device()?;
+    let dev = super::common::open_device()?;
     let reg = tileattn::registry();
     let mut cache = if args.no_save {
         None
@@ -125,11 +125,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
         eprintln!("tuning cache: {}", c.path().display());
     }
     if args.json {
-        super::print_json(&results)?;
+        super::common::print_json(&results)?;
     }
     let nothing_timed = results.iter().any(|t| t.winner().is_none());
     Ok(if nothing_timed {
-        ExitCode::from(super::EXIT_FAILED)
+        ExitCode::from(super::common::EXIT_FAILED)
     } else {
         ExitCode::SUCCESS
     })

@@ -67,7 +67,7 @@ pub fn run(args: Args) -> tileattn::host::Result<ExitCode> {
         })
         .collect();
     if args.json {
-        super::print_json(&rows)?;
+        super::common::print_json(&rows)?;
         return Ok(ExitCode::SUCCESS);
     }
     println!(

@@ -2,8 +2,8 @@
 //! the sequence length whose working set equals the L2 size marked: where a
 //! hot measurement stops being served from the cache (the cliff).
 
+use super::drawing::{Drawing, run_line};
 use super::seqlen::{self, Marks, Metric};
-use super::{Drawing, run_line};
 use crate::Result;
 use crate::runfile::{CacheMode, RunFile};
 

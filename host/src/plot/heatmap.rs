@@ -8,9 +8,9 @@ use plotters::element::{EmptyElement, PathElement, Rectangle, Text};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+use super::drawing::{Drawing, run_line};
 use super::layout::{self, Area, DrawResult};
 use super::style;
-use super::{Drawing, run_line};
 use crate::Result;
 use crate::report::short_variant;
 use crate::runfile::{RunFile, TunedCandidate, TuningRecord};

@@ -11,6 +11,7 @@
 //! looks the same in every figure.
 
 pub mod cliff;
+pub mod drawing;
 pub mod heatmap;
 pub mod layout;
 pub mod panels;
@@ -24,6 +25,8 @@ mod tests;
 
 use std::path::{Path, PathBuf};
 
+pub use drawing::Drawing;
+
 use crate::Result;
 use crate::output::Batch;
 use crate::runfile::RunFile;
@@ -35,13 +38,6 @@ pub enum Figure {
     Cliff,
     Heatmap,
     Roofline,
-}
-
-/// A figure, or why the run has nothing to draw in it.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Drawing {
-    Svg(String),
-    Nothing(String),
 }
 
 impl Figure {
@@ -100,23 +96,4 @@ pub fn write_all(run: &RunFile, dir: &Path, prefix: &str) -> Result<Written> {
     }
     out.files = batch.commit()?;
     Ok(out)
-}
-
-/// The subtitle line every figure starts with: which run this is.
-fn run_line(run: &RunFile) -> String {
-    let e = &run.env;
-    format!(
-        "{} · tileattn {} · {}{} · {}",
-        e.gpu_name,
-        e.tileattn_commit,
-        e.torch_version
-            .as_deref()
-            .map_or("no torch".to_string(), |t| format!("torch {t}")),
-        if e.ceilings.is_some() {
-            ""
-        } else {
-            " · no ceilings"
-        },
-        run.created_utc
-    )
 }

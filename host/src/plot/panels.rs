@@ -11,7 +11,7 @@ use crate::runfile::{CacheMode, Measurement};
 pub struct PanelKey {
     pub head_dim: u32,
     pub causal: bool,
-    /// [`ProblemKey::dtype_label`](crate::runfile::ProblemKey::dtype_label):
+    /// [`ProblemKey::dtype_label`](crate::problem_key::ProblemKey::dtype_label):
     /// inputs of other values are other panels, not a second point per length.
     pub dtype: String,
     pub heads_q: u32,

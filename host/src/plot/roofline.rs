@@ -7,9 +7,9 @@ use plotters::element::{EmptyElement, PathElement, Text};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+use super::drawing::{Drawing, run_line};
 use super::layout::{self, LegendEntry, Line};
 use super::style;
-use super::{Drawing, run_line};
 use crate::Result;
 use crate::implementations;
 use crate::runfile::{CacheMode, Measurement, RunFile};

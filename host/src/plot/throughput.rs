@@ -1,8 +1,8 @@
 //! Figure (a): TFLOP/s against sequence length for every implementation, one
 //! panel per head dim × causal (× dtype and heads, where a suite varies them).
 
+use super::drawing::{Drawing, run_line};
 use super::seqlen::{self, Marks, Metric};
-use super::{Drawing, run_line};
 use crate::Result;
 use crate::runfile::RunFile;
 

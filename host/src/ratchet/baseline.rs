@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use super::calibrate::Calibration;
 use super::drift::{DEFAULT_DRIFT, DriftModel, DriftSource};
 use super::matching::{Key, MismatchKind, compare, mismatches};
+use super::provenance::Provenance;
 use super::rule::{Rule, Verdict};
 use crate::output::write_atomic;
 use crate::runfile::{Measurement, RunFile};
@@ -36,24 +37,6 @@ pub struct Baseline {
     pub history: Vec<HistoryEntry>,
     /// The drift this machine's runs were calibrated to.
     pub drift: Option<Calibration>,
-}
-
-/// Which run a value came from.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Provenance {
-    pub created_utc: String,
-    pub tileattn_commit: String,
-    pub kernel_build: String,
-}
-
-impl Provenance {
-    pub fn of(run: &RunFile) -> Provenance {
-        Provenance {
-            created_utc: run.created_utc.clone(),
-            tileattn_commit: run.env.tileattn_commit.clone(),
-            kernel_build: run.env.kernel_build.clone(),
-        }
-    }
 }
 
 /// One measurement raised (or added) by `--update`.

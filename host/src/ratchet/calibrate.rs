@@ -29,10 +29,10 @@
 use serde::{Deserialize, Serialize};
 use statrs::distribution::{ChiSquared, ContinuousCDF};
 
-use super::baseline::Provenance;
 use super::drift::{DriftModel, DriftSource};
+use super::format::{fmt_g, pct, short};
 use super::matching::{Key, index, mismatches};
-use super::report::{fmt_g, pct, short};
+use super::provenance::Provenance;
 use crate::runfile::RunFile;
 use crate::stats::median;
 use crate::{Error, Result};

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::report::pct;
+use super::format::pct;
 
 /// The relative standard deviation of one run's median about the build's
 /// typical value, as a function of the kernel's duration t:

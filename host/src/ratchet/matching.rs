@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use super::decision::{Aggregate, Input, decide, run_regressed};
 use super::rule::{Judgement, Rule};
-use crate::runfile::{CacheMode, Environment, Measurement, ProblemKey, RunFile};
+use crate::problem_key::ProblemKey;
+use crate::runfile::{CacheMode, Environment, Measurement, RunFile};
 use crate::stats::median;
 use crate::{Error, Result};
 

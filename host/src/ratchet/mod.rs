@@ -193,7 +193,9 @@ pub mod baseline;
 pub mod calibrate;
 pub mod decision;
 pub mod drift;
+pub mod format;
 pub mod matching;
+pub mod provenance;
 pub mod report;
 pub mod rule;
 

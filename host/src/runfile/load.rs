@@ -263,13 +263,6 @@ fn check_tuning(t: &TuningRecord) -> std::result::Result<(), String> {
     Ok(())
 }
 
-/// serde: a JSON `null` where an `f64` belongs reads as NaN.
-pub(super) fn nan_if_null<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> std::result::Result<f64, D::Error> {
-    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
-}
-
 #[cfg(test)]
 mod tests {
 

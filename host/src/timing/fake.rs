@@ -13,7 +13,7 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use super::stream::SampleQueue;
+use super::queue::SampleQueue;
 use crate::{Error, Result};
 
 /// Launch time of sample `i` is `LAUNCH_MS + i · 1e-9`: unique, so order shows.

@@ -17,6 +17,7 @@
 
 use std::time::Duration;
 
+use super::queue::{SampleQueue, samples_for};
 use crate::Result;
 
 /// Least filler queued behind a request's samples.
@@ -24,33 +25,9 @@ pub const FILLER_MIN: Duration = Duration::from_millis(2);
 /// Most filler queued behind a request's samples.
 pub const MAX_FILLER_SAMPLES: u64 = 1024;
 
-/// The device side of a [`SampleStream`]. Samples are numbered from 0 in the
-/// order they are enqueued, and read in that order.
-pub trait SampleQueue {
-    /// Samples that may be enqueued and not yet read, at once.
-    fn capacity(&self) -> u64;
-    /// GPU time of a sample besides its timed launch, at least: with the
-    /// launch's time, a lower bound on what one sample costs the GPU.
-    fn overhead_ms(&self) -> f64;
-    /// Enqueue sample `seq`, asynchronously.
-    fn enqueue(&mut self, seq: u64) -> Result<()>;
-    /// Enqueue the sample sequence untimed, asynchronously.
-    fn enqueue_filler(&mut self) -> Result<()>;
-    /// Arrange for the readings of every sample enqueued so far to be
-    /// readable once they have run, without waiting for what follows them.
-    fn checkpoint(&mut self) -> Result<()>;
-    /// Block until the samples of the last checkpoint have run.
-    fn wait(&mut self) -> Result<()>;
-    /// The launch time (ms) and probed SM clock (MHz, NaN for no reading) of a
-    /// sample covered by a checkpoint that has been waited for.
-    fn read(&mut self, seq: u64) -> Result<(f64, f64)>;
-    /// Block until everything enqueued has run.
-    fn drain(&mut self) -> Result<()>;
-}
-
 /// Filler samples that cover `time` at `per_sample_ms` each (one while unknown).
 pub fn filler_samples(time: Duration, per_sample_ms: Option<f64>) -> u64 {
-    super::warmup::samples_for(time, per_sample_ms, MAX_FILLER_SAMPLES)
+    samples_for(time, per_sample_ms, MAX_FILLER_SAMPLES)
 }
 
 /// One measurement's samples.

@@ -41,7 +41,8 @@
 
 use std::time::Duration;
 
-use super::stream::{SampleQueue, SampleStream};
+use super::queue::{SampleQueue, samples_for};
+use super::stream::SampleStream;
 use crate::runfile::{Warmup, WarmupBatch};
 use crate::{Error, Result};
 
@@ -124,19 +125,6 @@ impl WarmupRule {
         } else {
             None
         }
-    }
-}
-
-/// Samples that fill `time` at `per_sample_ms` each, in `1..=most`; one while
-/// a sample's cost is unknown.
-pub fn samples_for(time: Duration, per_sample_ms: Option<f64>, most: u64) -> u64 {
-    match per_sample_ms {
-        Some(per) if per > 0.0 => {
-            // `as` saturates, and the clamp bounds it anyway.
-            let n = (time.as_secs_f64() * 1e3 / per).ceil() as u64;
-            n.clamp(1, most)
-        }
-        _ => 1,
     }
 }
 

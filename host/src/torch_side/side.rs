@@ -1,253 +1,26 @@
-//! The PyTorch side of `--compare torch`: `scripts/sdpa_baseline.py` runs as a
-//! child process, one JSON request per line on its stdin, one JSON reply per
-//! line on its stdout. The script only launches SDPA and reports raw CUDA-event
-//! times and clock readings; the statistics stay here, so tileattn and torch
-//! are measured by one protocol ([`crate::timing`]): the script warms up by
-//! the same [`WarmupRule`] and queues the same filler behind each request's
-//! samples, from a measurement's first `sample` request to its `end`.
-//!
-//! A hung or crashed script cannot hang tileattn: replies are read on a thread
-//! and waited for with a timeout, and every failure says what the script last
-//! wrote on stderr. A machine without python3, torch or a GPU is not an error:
-//! [`TorchSide::spawn`] says [`Started::Unavailable`] and tileattn runs alone.
+//! [`TorchSide`]: the running script, spoken to request by request.
 
-use std::collections::VecDeque;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 
+use super::child::{
+    EXIT_GRACE, STDERR_SETTLE_MAX, STDERR_SETTLE_QUIET, StderrTail, Timeouts, clip, describe_exit,
+    forward_lines, tool_error, wait_until,
+};
+use super::wire::{
+    Backend, FailureReply, Hello, Loaded, Outcome, PROTOCOL, Plan, Reply, Request, RunReply,
+    Samples, Sampling,
+};
 use crate::problem::Problem;
-use crate::runfile::{CacheMode, Warmup};
 use crate::tensor::Tensor;
-use crate::timing::WarmupRule;
 use crate::timing::stream::FILLER_MIN;
 use crate::{Error, Result, npy};
-
-/// Version of the request/reply format; the script's `hello` must say the same.
-pub const PROTOCOL: u32 = 2;
-const TOOL: &str = "torch baseline";
-/// Lines of the script's stderr kept for error messages.
-const STDERR_TAIL_LINES: usize = 40;
-/// How long a script that was asked to quit (or whose stdout closed) may take to exit.
-const EXIT_GRACE: Duration = Duration::from_secs(2);
-/// Before quoting stderr in an error: wait for this much quiet, at most STDERR_SETTLE_MAX.
-const STDERR_SETTLE_QUIET: Duration = Duration::from_millis(30);
-const STDERR_SETTLE_MAX: Duration = Duration::from_millis(300);
-/// GPU busy-wait queued before each timed launch. Python needs tens of µs to
-/// dispatch an SDPA call; the lead keeps the GPU busy meanwhile, so the start
-/// event does not fire early and count host time as kernel time. It is timed
-/// by events too and doubles as the clock probe: a known number of SM cycles
-/// over the time they took.
-pub const DEFAULT_LEAD_US: f64 = 200.0;
-
-/// A PyTorch SDPA backend, forced with `torch.nn.attention.sdpa_kernel`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Backend {
-    /// FlashAttention-2 as vendored in torch.
-    Flash,
-    /// The memory-efficient (xFormers/CUTLASS) kernels.
-    Efficient,
-    /// cuDNN's fused attention.
-    Cudnn,
-    /// The unfused composite: materialises the scores, so it runs only where they fit.
-    Math,
-}
-
-impl Backend {
-    pub const ALL: [Backend; 4] = [
-        Backend::Flash,
-        Backend::Efficient,
-        Backend::Cudnn,
-        Backend::Math,
-    ];
-
-    /// The name on the wire and on the command line.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Backend::Flash => "flash",
-            Backend::Efficient => "efficient",
-            Backend::Cudnn => "cudnn",
-            Backend::Math => "math",
-        }
-    }
-
-    /// `Measurement::implementation` in run files.
-    pub const fn implementation(self) -> &'static str {
-        match self {
-            Backend::Flash => "torch-flash",
-            Backend::Efficient => "torch-efficient",
-            Backend::Cudnn => "torch-cudnn",
-            Backend::Math => "torch-math",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Backend> {
-        Backend::ALL.into_iter().find(|b| b.name() == s)
-    }
-}
-
-/// How long to wait for the script before declaring it hung and stopping it.
-#[derive(Clone, Copy, Debug)]
-pub struct Timeouts {
-    /// For `hello`: importing torch and creating a CUDA context take seconds on a cold machine.
-    pub start: Duration,
-    /// For every other request; a `sample` of a slow backend (MATH at long sequences) is the longest.
-    pub request: Duration,
-}
-
-impl Default for Timeouts {
-    fn default() -> Self {
-        Timeouts {
-            start: Duration::from_secs(180),
-            request: Duration::from_secs(600),
-        }
-    }
-}
-
-/// What the script says about its torch and GPU.
-#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
-pub struct Hello {
-    pub protocol: u32,
-    /// `torch.__version__`, e.g. `2.11.0+cu130`.
-    pub torch: String,
-    /// CUDA version torch was built for (None for a ROCm build).
-    pub cuda: Option<String>,
-    pub gpu: String,
-    /// `"9.0"` style, as `Environment::compute_capability`.
-    pub capability: String,
-    /// Backends compiled into this torch build.
-    pub backends: Vec<Backend>,
-}
-
-/// The inputs are on the GPU.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-pub struct Loaded {
-    /// Q, K and V in the problem's dtype.
-    pub input_bytes: u64,
-    /// Query rows per (batch, head) that see no key (bottom-right causal with Sq > Sk):
-    /// tileattn writes zeros there, which not every backend does.
-    pub fully_masked_rows: u32,
-}
-
-/// How a backend computes the loaded problem: worth a line in every report,
-/// because "torch" is several different programs.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
-pub struct Plan {
-    /// The torch entry point, e.g. `F.scaled_dot_product_attention`.
-    pub call: String,
-    /// `none`, `native` (`enable_gqa`) or `repeat_interleave` (K/V copied per query head).
-    pub gqa: String,
-    /// `none`, `is_causal`, `flash_bottom_right`, `efficient_lower_right` or `materialized_lower_right`.
-    pub mask: String,
-}
-
-#[derive(Clone, Debug, Deserialize)]
-struct RunReply {
-    plan: Plan,
-}
-
-/// One batch of timings.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-pub struct Samples {
-    /// One CUDA-event time per launch, in request order.
-    pub samples_ms: Vec<f64>,
-    /// The SM clock the lead measured before each launch (None: no reading,
-    /// as where this torch has no `torch.cuda._sleep`).
-    pub clock_mhz: Vec<Option<f64>>,
-    /// The warm-up, in the reply to a measurement's first request only.
-    pub warmup: Option<Warmup>,
-    /// The lead actually queued (0 where this torch has no `torch.cuda._sleep`).
-    pub lead_us: f64,
-    pub plan: Plan,
-}
-
-impl Samples {
-    /// Clock readings with NaN for "none", as [`crate::timing::Timed`] holds them.
-    pub fn clock_or_nan(&self) -> impl Iterator<Item = f64> + '_ {
-        self.clock_mhz.iter().map(|c| c.unwrap_or(f64::NAN))
-    }
-}
-
-/// How to take samples.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Sampling {
-    pub mode: CacheMode,
-    /// Bytes zeroed before every cold sample: at least twice the device's L2.
-    pub flush_bytes: u64,
-    pub lead_us: f64,
-    /// The warm-up before a measurement's first samples.
-    pub warmup: WarmupRule,
-}
-
-impl Sampling {
-    /// L2 flushed before every sample by zeroing `flush_bytes`.
-    pub fn cold(flush_bytes: u64, warmup: WarmupRule) -> Sampling {
-        Sampling {
-            mode: CacheMode::Cold,
-            flush_bytes,
-            lead_us: DEFAULT_LEAD_US,
-            warmup,
-        }
-    }
-
-    /// Back-to-back samples; inputs may stay in L2.
-    pub fn hot(warmup: WarmupRule) -> Sampling {
-        Sampling {
-            mode: CacheMode::Hot,
-            flush_bytes: 0,
-            ..Sampling::cold(0, warmup)
-        }
-    }
-}
-
-/// A [`WarmupRule`] on the wire, in milliseconds.
-#[derive(Serialize)]
-struct WireWarmup {
-    min_ms: f64,
-    max_ms: f64,
-    tolerance: f64,
-    batch_ms: f64,
-}
-
-impl From<&WarmupRule> for WireWarmup {
-    fn from(r: &WarmupRule) -> Self {
-        let ms = |d: Duration| d.as_secs_f64() * 1e3;
-        WireWarmup {
-            min_ms: ms(r.min),
-            max_ms: ms(r.max),
-            tolerance: r.tolerance,
-            batch_ms: ms(r.batch),
-        }
-    }
-}
-
-/// The answer to a request the script understood.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Outcome<T> {
-    Done(T),
-    /// This backend cannot compute this problem (mask alignment, GQA, head dim...):
-    /// a row in the report, not an error.
-    Unsupported(String),
-    /// Not enough GPU memory (MATH at long sequences); the script freed what it could.
-    OutOfMemory(String),
-}
-
-impl<T> Outcome<T> {
-    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Outcome<U> {
-        match self {
-            Outcome::Done(t) => Outcome::Done(f(t)),
-            Outcome::Unsupported(m) => Outcome::Unsupported(m),
-            Outcome::OutOfMemory(m) => Outcome::OutOfMemory(m),
-        }
-    }
-}
 
 /// The result of starting the script.
 pub enum Started {
@@ -279,119 +52,6 @@ pub fn default_script() -> PathBuf {
         },
         PathBuf::from,
     )
-}
-
-#[derive(Serialize)]
-#[serde(tag = "cmd", rename_all = "snake_case")]
-enum Request<'a> {
-    Hello,
-    Load {
-        problem: WireProblem,
-        q: &'a Path,
-        k: &'a Path,
-        v: &'a Path,
-    },
-    Run {
-        backend: Backend,
-        out: &'a Path,
-    },
-    Sample {
-        backend: Backend,
-        n: u32,
-        /// The first request of a measurement: warm up, then start its stream.
-        first: bool,
-        mode: CacheMode,
-        flush_bytes: u64,
-        lead_us: f64,
-        warmup: WireWarmup,
-        filler_ms: f64,
-    },
-    /// The measurement is over: wait for its filler.
-    End,
-    Free,
-    Quit,
-}
-
-impl Request<'_> {
-    /// For messages: `load`, `run flash`...
-    fn describe(&self) -> String {
-        match self {
-            Request::Hello => "hello".into(),
-            Request::Load { .. } => "load".into(),
-            Request::Run { backend, .. } => format!("run {}", backend.name()),
-            Request::Sample { backend, .. } => format!("sample {}", backend.name()),
-            Request::End => "end".into(),
-            Request::Free => "free".into(),
-            Request::Quit => "quit".into(),
-        }
-    }
-}
-
-#[derive(Serialize)]
-struct WireProblem {
-    batch: u32,
-    heads_q: u32,
-    heads_kv: u32,
-    seqlen_q: u32,
-    seqlen_k: u32,
-    head_dim: u32,
-    dtype: &'static str,
-    causal: bool,
-    /// The f32 scale widened exactly, so every backend multiplies by the value tileattn uses.
-    scale: f64,
-}
-
-impl From<&Problem> for WireProblem {
-    fn from(p: &Problem) -> Self {
-        WireProblem {
-            batch: p.batch,
-            heads_q: p.heads_q,
-            heads_kv: p.heads_kv,
-            seqlen_q: p.seqlen_q,
-            seqlen_k: p.seqlen_k,
-            head_dim: p.head_dim,
-            dtype: p.dtype.name(),
-            causal: p.causal,
-            scale: f64::from(p.softmax_scale),
-        }
-    }
-}
-
-#[derive(Deserialize)]
-struct FailureReply {
-    kind: String,
-    error: String,
-}
-
-/// A reply the script could give: its result, or a failure it owns up to.
-enum Reply<T> {
-    Ok(T),
-    Failed { kind: String, error: String },
-}
-
-fn tool_error(message: impl Into<String>) -> Error {
-    Error::Tool {
-        tool: TOOL.into(),
-        message: message.into(),
-    }
-}
-
-/// The last lines the script wrote on stderr, filled by a reader thread.
-#[derive(Default)]
-struct StderrTail {
-    lines: VecDeque<String>,
-    /// Lines ever read: tells whether the reader is still catching up.
-    count: u64,
-}
-
-impl StderrTail {
-    fn push(&mut self, line: String) {
-        if self.lines.len() == STDERR_TAIL_LINES {
-            self.lines.pop_front();
-        }
-        self.lines.push_back(line);
-        self.count += 1;
-    }
 }
 
 /// A running `sdpa_baseline.py` that has answered `hello`.
@@ -791,52 +451,6 @@ impl Drop for TorchSide {
     }
 }
 
-/// Call `sink` with each line of `pipe` (invalid UTF-8 replaced, so garbage still
-/// reaches the error message) until the pipe ends or `sink` returns false.
-fn forward_lines(pipe: impl Read, mut sink: impl FnMut(String) -> bool) {
-    let mut reader = BufReader::new(pipe);
-    let mut buf = Vec::new();
-    loop {
-        buf.clear();
-        match reader.read_until(b'\n', &mut buf) {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {
-                let line = String::from_utf8_lossy(&buf)
-                    .trim_end_matches(['\n', '\r'])
-                    .to_string();
-                if !sink(line) {
-                    return;
-                }
-            }
-        }
-    }
-}
-
-fn wait_until(child: &mut Child, deadline: Instant) -> Option<ExitStatus> {
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) => return Some(status),
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
-            _ => return None,
-        }
-    }
-}
-
-fn describe_exit(status: ExitStatus) -> String {
-    match status.code() {
-        Some(code) => format!("exited with status {code}"),
-        None => format!("was killed ({status})"),
-    }
-}
-
-/// At most 200 characters of a line, for messages.
-fn clip(line: &str) -> String {
-    match line.char_indices().nth(200) {
-        Some((at, _)) => format!("{}…", &line[..at]),
-        None => line.to_string(),
-    }
-}
-
 /// The script may run in another directory one day; absolute paths mean the same file there.
 fn absolute(path: &Path) -> Result<PathBuf> {
     std::path::absolute(path).map_err(|e| Error::io(path, e))
@@ -876,21 +490,21 @@ fn bshd_f32(t: &Tensor) -> Vec<f32> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::operand_values::OperandValues;
-    use crate::runfile::{StopReason, Warmup};
-    use crate::stats::StopRule;
+    use crate::runfile::Warmup;
     use crate::tensor::Layout;
-    use crate::timing::TimingConfig;
+    use crate::timing::WarmupRule;
     use crate::timing::fake::{ClockModel, FakeGpu, LAUNCH_MS};
     use crate::timing::stream::SampleStream;
     use crate::timing::warmup::warm_up;
+    use crate::torch_side::wire::DEFAULT_LEAD_US;
     use rand::SeedableRng;
     use rand::rngs::StdRng;
     use tileattn_kernels::DType;
 
-    const QUICK: Timeouts = Timeouts {
+    pub(crate) const QUICK: Timeouts = Timeouts {
         start: Duration::from_secs(30),
         request: Duration::from_secs(30),
     };
@@ -952,7 +566,7 @@ mod tests {
         loaded_with(&[format!("SDPA_STUB={faults}")], timeouts)
     }
 
-    fn loaded_with(
+    pub(crate) fn loaded_with(
         vars: &[String],
         timeouts: Timeouts,
     ) -> Option<(Box<TorchSide>, tempfile::TempDir, [Tensor; 3])> {
@@ -964,7 +578,7 @@ mod tests {
         Some((side, dir, [q, k, v]))
     }
 
-    fn tool_message(e: Error) -> String {
+    pub(crate) fn tool_message(e: Error) -> String {
         match e {
             Error::Tool { tool, message } => {
                 assert_eq!(tool, "torch baseline");
@@ -1252,7 +866,11 @@ mod tests {
 
     /// tileattn's warm-up and stream on the simulated GPU of `model`: the record
     /// and the first `n` samples after it.
-    fn ours(model: ClockModel, rule: &WarmupRule, n: usize) -> (Warmup, Vec<f64>, Vec<f64>) {
+    pub(crate) fn ours(
+        model: ClockModel,
+        rule: &WarmupRule,
+        n: usize,
+    ) -> (Warmup, Vec<f64>, Vec<f64>) {
         let mut gpu = FakeGpu::new(model, 4096);
         let clock = gpu.clock();
         let mut stream = SampleStream::new(&mut gpu, &clock);
@@ -1305,46 +923,6 @@ mod tests {
             assert_eq!(script.clock_mhz, mhz, "{name}");
             side.end().unwrap();
         }
-    }
-
-    /// The bench's measurement of a backend: several requests of one stream
-    /// (the samples continue where the warm-up stopped), one warm-up, an end.
-    #[test]
-    fn a_backend_measurement_spans_requests_with_one_warm_up() {
-        let vars = ["SDPA_STUB_CLOCK=drop".to_string()];
-        let Some((mut side, _dir, _)) = loaded_with(&vars, QUICK) else {
-            return;
-        };
-        // A CI no sample spread can meet: sampling runs to the maximum, in batches.
-        let timing = TimingConfig {
-            rule: StopRule {
-                rel_half_width: 1e-12,
-                max_samples: 40,
-                ..StopRule::default()
-            },
-            ..TimingConfig::default()
-        };
-        let sampling = Sampling::cold(1 << 20, timing.warmup);
-        let timed = crate::bench::time_backend(&mut side, Backend::Cudnn, &sampling, &timing)
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            (timed.samples_ms.len(), timed.stop),
-            (40, StopReason::MaxSamples)
-        );
-        let (w, _, _) = ours(ClockModel::Drop, &timing.warmup, 1);
-        assert_eq!(timed.warmup, w);
-        let want: Vec<f64> = (0..40)
-            .map(|i| LAUNCH_MS + (w.samples + i) as f64 * 1e-9)
-            .collect();
-        assert_eq!(timed.samples_ms, want);
-        assert_eq!(timed.clock.median_mhz, 1700.0);
-        // The measurement was ended: it cannot be continued.
-        let e = tool_message(
-            side.sample(Backend::Cudnn, 1, false, &sampling)
-                .unwrap_err(),
-        );
-        assert!(e.contains("no measurement of cudnn"), "{e}");
     }
 
     /// The real script starts and answers without torch (unavailable) or with it (ready).
