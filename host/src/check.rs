@@ -1,6 +1,6 @@
 //! The random-shape correctness sweep behind `tileattn check`: fresh random
 //! inputs for every case, outputs poisoned with NaN, the f64 reference, and the
-//! DEVELOPERS.md tolerances. Runs on the GPU or on the CPU emulator.
+//! tolerances of docs/correctness.md. Runs on the GPU or on the CPU emulator.
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};

@@ -199,7 +199,7 @@ pub struct Comparison {
     pub lse_max_abs: f64,
 }
 
-/// Tolerances of DEVELOPERS.md: relative L2 error of O per dtype, absolute LSE error.
+/// Tolerances of docs/correctness.md: relative L2 error of O per dtype, absolute LSE error.
 pub fn tolerance(dtype: tileattn_kernels::DType) -> f64 {
     match dtype {
         tileattn_kernels::DType::F16 => 2e-3,

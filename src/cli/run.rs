@@ -36,7 +36,7 @@ pub struct Args {
     /// (the default): round to --dtype only.
     #[arg(long, value_name = "VALUES")]
     operand_values: Option<String>,
-    /// Variant to run (default: the documented heuristic, see README).
+    /// Variant to run (default: the documented heuristic, see docs/cli.md).
     #[arg(long)]
     variant: Option<String>,
     /// Output O, float32 `.npy`, [batch, seqlen_q, heads_q, head_dim].
