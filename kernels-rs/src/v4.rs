@@ -206,9 +206,11 @@ unsafe fn produce<const D: usize, const BM: usize, const BN: usize, const STAGES
     kv_head: u32,
     n_tiles: usize,
 ) {
-    for map in [&maps.q, &maps.k, &maps.v] {
-        prefetch_tensormap(map);
-    }
+    // Three calls, not a loop over an array of references: ptxas kept such
+    // an array in local memory (a 40-byte stack frame, tests/registry_ptx.rs).
+    prefetch_tensormap(&maps.q);
+    prefetch_tensormap(&maps.k);
+    prefetch_tensormap(&maps.v);
     if n_tiles == 0 {
         return;
     }
