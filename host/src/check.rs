@@ -206,17 +206,8 @@ impl Cases {
             Cases::Shapes(shapes) => shapes
                 .iter()
                 .enumerate()
-                .flat_map(|(i, &[b, hq, hkv, sq, sk])| {
-                    let p = Problem::new(
-                        b,
-                        hq,
-                        hkv,
-                        sq,
-                        sk,
-                        v.tile.head_dim as u32,
-                        v.dtype,
-                        v.causal,
-                    );
+                .flat_map(|(i, &shape)| {
+                    let p = v.problem(shape);
                     [
                         (p, Layout::Bshd, i as u64),
                         (p, Layout::Bhsd, i as u64 + 1000),

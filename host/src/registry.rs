@@ -63,6 +63,21 @@ impl Variant {
         cc.is_none_or(|cc| Arch::best_for(cc, self.archs).is_some())
     }
 
+    /// The problem this variant computes for a `[batch, heads_q, heads_kv,
+    /// seqlen_q, seqlen_k]` shape (its head dim, dtype and causality).
+    pub fn problem(&self, [b, hq, hkv, sq, sk]: [u32; 5]) -> Problem {
+        Problem::new(
+            b,
+            hq,
+            hkv,
+            sq,
+            sk,
+            self.tile.head_dim as u32,
+            self.dtype,
+            self.causal,
+        )
+    }
+
     /// Grid of a launch of this variant on `problem`: (query tiles, heads, batch).
     pub fn grid(&self, problem: &Problem) -> [u32; 3] {
         [

@@ -4,7 +4,6 @@ use std::process::ExitCode;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use tileattn::host::check::{self, CaseSpace, Cases, Executor};
-use tileattn::host::problem::Problem;
 use tileattn::host::{Error, memory};
 
 #[derive(clap::Args)]
@@ -112,18 +111,9 @@ pub fn run(args: Args) -> tileattn::host::Result<ExitCode> {
     }
     // Every fixed shape, for every variant, is checked before anything runs:
     // an invalid or too large one is invalid input, not a failed case.
-    for &[b, hq, hkv, sq, sk] in shapes.iter().flatten() {
+    for &shape @ [b, hq, hkv, sq, sk] in shapes.iter().flatten() {
         for v in &variants {
-            let p = Problem::new(
-                b,
-                hq,
-                hkv,
-                sq,
-                sk,
-                v.tile.head_dim as u32,
-                v.dtype,
-                v.causal,
-            );
+            let p = v.problem(shape);
             p.validate()
                 .and_then(|()| memory::check_host(&p, workers))
                 .map_err(|e| in_context(&format!("--shapes `{b},{hq},{hkv},{sq},{sk}`"), e))?;
