@@ -26,6 +26,7 @@ extern crate std;
 pub mod element;
 pub mod flash;
 pub mod mask;
+pub mod overlap;
 pub mod params;
 pub mod pipeline;
 pub mod prims;

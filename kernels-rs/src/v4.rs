@@ -1,12 +1,12 @@
-//! Kernel v4: warp-specialized FlashAttention on Hopper (sm_90a), the first
-//! steps towards FlashAttention-3: a producer warpgroup feeds consumer
-//! warpgroups through the copy engine, and two consumer warpgroups take
-//! turns at the tensor cores.
+//! Kernel v4: warp-specialized FlashAttention on Hopper (sm_90a), towards
+//! FlashAttention-3: a producer warpgroup feeds consumer warpgroups through
+//! the copy engine; each consumer's softmax runs under its own `P·V`, and two
+//! consumer warpgroups take turns at the tensor cores.
 //!
 //! # Algorithm
-//! v2's per-tile work (`S = Q·Kᵀ`, mask, online softmax, `O += P·V` with
-//! `wgmma`; [`crate::flash`] and [`crate::v2::qk`]/[`crate::v2::pv`]), with the
-//! loads taken off the consumers:
+//! v2's per-tile mathematics (`S = Q·Kᵀ`, mask, online softmax, `O += P·V`
+//! with `wgmma`), in the pipelined steps of [`crate::overlap`], with the loads
+//! taken off the consumers:
 //!
 //! ```text
 //! warpgroup 0 (producer, setmaxnreg.dec 24): one elected thread
@@ -15,11 +15,12 @@
 //!                           wait v_empty[n % S];  V tile → TMA → v_full[n % S]
 //! warpgroups 1.. (consumers, setmaxnreg.inc, 64 query rows each)
 //!     wait q_full
-//!     for each key tile n:  wait k_full;  take turn; issue S = Q·Kᵀ; pass turn
-//!                           wait S;  release k_empty
-//!                           mask, online softmax
-//!                           wait v_full;  take turn; issue O += P·V; pass turn
-//!                           wait O;  release v_empty
+//!     for each key tile n:  wait k_full[n], v_full[n − 1];  take turn
+//!                           issue S_n = Q·K_nᵀ, then O += P_{n−1}·V_{n−1};  pass turn
+//!                           wait S_n;  release k_empty[n]
+//!                           mask, online softmax of S_n (O's rescaling deferred)
+//!                           wait P·V;  release v_empty[n − 1];  rescale O;  pack P_n
+//!     take turn;  O += P_last·V_last;  pass turn;  release the last V
 //!     O / l and the LSE to global memory
 //! ```
 //!
@@ -28,8 +29,9 @@
 //! (D = 64, BM = 192) there are no turns: a round of three left the tensor
 //! cores idle more than it saved (15% slower on the H100).
 //!
-//! K and V have their own barriers, so a stage's K can be refilled while its
-//! V is still being read, and `S` can start before V has landed.
+//! K and V have their own barriers: a stage's K is released when its `S`
+//! has landed and can be refilled while its V waits for the next tile's
+//! `P·V`.
 //!
 //! # Memory
 //! Tiles in the 128-byte-swizzle layout `wgmma` reads ([`crate::smem_tile::Sw128`]),
@@ -48,20 +50,19 @@
 
 use core::f32::consts::LOG2_E;
 
-use crate::flash::{
-    Acc, MAX_MT, MAX_N_TILES, RowStats, Rows, mask_scores, p_fragment, softmax_step, write_output,
-};
-use crate::mask::{key_tiles, tile_needs_mask};
+use crate::flash::Rows;
+use crate::mask::key_tiles;
+use crate::overlap::Overlap;
 use crate::params::TmaMaps;
 use crate::pipeline::{PipelineState, StageBarriers};
 use crate::prims::{
     MBarrier, Shared, TensorMap, block_idx, dyn_smem, elect_one, fence_mbarrier_init, grid_dim,
     lane_id, prefetch_tensormap, setmaxnreg_dec, setmaxnreg_inc, sync_threads, thread_idx,
-    tma_load, warp_id, wgmma_commit, wgmma_wait,
+    tma_load, warp_id,
 };
 use crate::tile::SWIZZLE_ALIGN;
 use crate::turns::Turns;
-use crate::v2::{ROW, pv, qk, tiles};
+use crate::v2::ROW;
 use crate::{AttnParams, Element};
 
 /// Warps of the producer warpgroup.
@@ -178,22 +179,6 @@ pub unsafe fn attn_fwd<
     }
 }
 
-/// `wgmma.wait_group 0` for an accumulator of `COLS` columns (64 or 128).
-///
-/// # Safety
-/// As [`wgmma_wait`]: the whole warpgroup, converged.
-#[inline(always)]
-unsafe fn wait_all<const COLS: usize>(acc: &mut [[f32; 4]; MAX_N_TILES]) {
-    // SAFETY: forwarded to the caller.
-    unsafe {
-        if COLS == 64 {
-            wgmma_wait::<0, 8>(tiles(acc))
-        } else {
-            wgmma_wait::<0, 16>(tiles(acc))
-        }
-    }
-}
-
 /// The producer: Q once, then every key tile's K and V into the ring.
 ///
 /// # Safety
@@ -240,6 +225,11 @@ unsafe fn produce<const D: usize, const BM: usize, const BN: usize, const STAGES
 
 /// One consumer warpgroup's 64 query rows over every key tile, and its part
 /// of the output. `cw`: this warp's index among the consumer warps.
+///
+/// The steps are [`Overlap`]'s: the products of tile `n` (`S_n`, and
+/// `P_{n−1}·V_{n−1}` behind it) are issued in one turn, so this warpgroup's
+/// softmax of `S_n` runs under its own `P·V` and under the other
+/// warpgroup's products.
 #[inline(always)]
 fn consume<
     E: Element,
@@ -263,12 +253,9 @@ fn consume<
         t: lane % 4,
     };
     let q_rows = smem.q.byte_add((cw / 4) as u32 * 64 * ROW);
-    let scale_log2 = p.softmax_scale * LOG2_E;
-    let mut o_acc: Acc = [[[0f32; 4]; MAX_N_TILES]; MAX_MT];
-    let mut stats = RowStats::new();
-
+    let mut tile = Overlap::<E, D, BM, BN, CAUSAL>::new(rows, p.softmax_scale * LOG2_E);
     if n_tiles == 0 {
-        write_output::<E, D>(&o_acc, &stats, 1, rows, p, (b, h));
+        tile.write(p, (b, h));
         return;
     }
     smem.q_full.wait(0);
@@ -278,50 +265,51 @@ fn consume<
     let turns = Turns::new(cw / 4, if consumers == 2 { 2 } else { 1 });
     turns.start();
     let mut stage = PipelineState::<STAGES>::consumer();
+    // From the second tile on: the previous tile's stage, whose V the
+    // products read.
+    let mut prev = stage;
     for n in 0..n_tiles {
         let s = stage.index();
         smem.k.full(s).wait(stage.phase());
-        let mut scores: Acc = [[[0f32; 4]; MAX_N_TILES]; MAX_MT];
-        turns.take();
-        // SAFETY: the whole warpgroup, converged; Q and this K tile have
-        // landed (their phases completed) and stay until released below;
-        // `scores` is untouched until the wait.
-        unsafe {
-            qk::<E, D, BM, BN, false>(&mut scores[0], q_rows, smem.k_tile(s));
-            wgmma_commit();
+        if n > 0 {
+            smem.v.full(prev.index()).wait(prev.phase());
         }
+        turns.take();
+        // SAFETY: the whole warpgroup, converged; Q, K_n and V_{n−1} have
+        // landed (their phases completed) and stay until released below.
+        unsafe {
+            tile.issue(
+                q_rows,
+                smem.k_tile(s),
+                (n > 0).then(|| smem.v_tile(prev.index())),
+            )
+        };
         turns.pass(false);
-        // SAFETY: the group just committed is the only one in flight.
-        unsafe { wait_all::<BN>(&mut scores[0]) };
-        // This warp is done with K.
+        // SAFETY: as above.
+        unsafe { tile.wait_scores() };
+        // This warp is done with K_n.
         if lane == 0 {
             smem.k.empty(s).arrive();
         }
-
-        let n0 = (n * BN) as u32;
-        if tile_needs_mask(m0, n0, BN as u32, p.seqlen_q, p.seqlen_k, CAUSAL) {
-            mask_scores::<BN, CAUSAL>(&mut scores, 1, rows, n0, (p.seqlen_q, p.seqlen_k));
-        }
-        softmax_step::<D, BN>(&mut scores, &mut o_acc, &mut stats, 1, scale_log2);
-
-        smem.v.full(s).wait(stage.phase());
-        turns.take();
-        // SAFETY: as for S, for the V tile; `o_acc` is untouched until the wait.
-        unsafe {
-            pv::<E, D, BN, false>(
-                |kk| p_fragment::<E>(&scores, 0, kk),
-                &mut o_acc[0],
-                smem.v_tile(s),
-            );
-            wgmma_commit();
-        }
-        turns.pass(n + 1 == n_tiles);
+        let alphas = tile.softmax(n, (p.seqlen_q, p.seqlen_k));
         // SAFETY: as above.
-        unsafe { wait_all::<D>(&mut o_acc[0]) };
-        if lane == 0 {
-            smem.v.empty(s).arrive();
+        unsafe { tile.wait_pv() };
+        // This warp is done with V_{n−1}.
+        if n > 0 && lane == 0 {
+            smem.v.empty(prev.index()).arrive();
         }
+        tile.finish(alphas);
+        prev = stage;
         stage.advance();
     }
-    write_output::<E, D>(&o_acc, &stats, 1, rows, p, (b, h));
+    // The last tile's P·V, in one more turn.
+    smem.v.full(prev.index()).wait(prev.phase());
+    turns.take();
+    // SAFETY: as above, for the last V tile; it is released after the wait.
+    unsafe { tile.last_pv(smem.v_tile(prev.index())) };
+    turns.pass(true);
+    if lane == 0 {
+        smem.v.empty(prev.index()).arrive();
+    }
+    tile.write(p, (b, h));
 }
