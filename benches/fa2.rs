@@ -4,7 +4,7 @@
 //! For the side-by-side run with torch and the run file, use
 //! `tileattn bench --suite fa2 --compare torch`.
 
-use tileattn::host::bench::{self, BenchConfig};
+use tileattn::host::bench::{self, BenchConfig, Selection};
 use tileattn::host::device::Device;
 use tileattn::host::runfile::CacheMode;
 use tileattn::host::timing::{Timer, TimingConfig};
@@ -28,6 +28,7 @@ fn run() -> tileattn::host::Result<()> {
     };
     let cfg = BenchConfig {
         problems: suites::builtin("fa2")?,
+        selection: Selection::Tuned,
         modes: vec![CacheMode::Cold],
         timing: TimingConfig::default(),
         backends: Vec::new(),
@@ -42,7 +43,7 @@ fn run() -> tileattn::host::Result<()> {
         None,
         None,
         &scratch,
-        &|l| eprintln!("{l}"),
+        &|event| eprintln!("{event}"),
     )?;
     println!(
         "{:<44} {:>10} {:>21} {:>8}",

@@ -138,7 +138,7 @@ fn cases() -> Vec<Case> {
         r("NaN in q", |d| poisoned(d, "q.npy", 3, f32::NAN), &["--out", "{d}/o.npy"], 2, "q[0, 0, 0, 3] is NaN", &[]),
         r("inf in k", |d| poisoned(d, "k.npy", 64 * 3 + 1, f32::INFINITY), &["--out", "{d}/o.npy"], 2, "k[0, 1, 1, 1] is inf", &[]),
         r("-inf in v", |d| poisoned(d, "v.npy", 600, f32::NEG_INFINITY), &["--out", "{d}/o.npy"], 2, "v[0, 4, 1, 24] is -inf", &[]),
-        r("f32 beyond f16", |d| poisoned(d, "v.npy", 0, 1e5), &["--out", "{d}/o.npy"], 2, "v[0, 0, 0, 0] = 1e5 is beyond f16's range", &[]),
+        r("f32 beyond f16", |d| poisoned(d, "v.npy", 0, 1e5), &["--dtype", "f16", "--out", "{d}/o.npy"], 2, "v[0, 0, 0, 0] = 1e5 is beyond f16's range", &[]),
         r("f32 beyond bf16", |d| poisoned(d, "q.npy", 9, 3.4e38), &["--dtype", "bf16", "--out", "{d}/o.npy"], 2, "q[0, 0, 0, 9] = 3.4e38 is beyond bf16's range", &[]),
         r("bf16 scores beyond f32", |d| poisoned(d, "q.npy", 9, 1e37), &["--dtype", "bf16", "--out", "{d}/o.npy"], 2, "scores could reach", &[]),
         r("negative scale runs", qkv, &["--scale=-0.125", "--out", "{d}/o.npy", "--lse", "{d}/lse.npy"], 0, "ran attn_fwd", ok_outputs),

@@ -1,7 +1,8 @@
 //! The measuring commands on a machine without a GPU (CI): bad options are
 //! usage errors (exit 2) checked before any device is needed, and a valid
 //! request ends with one clear line and the no-device exit code (3), never a
-//! panic.
+//! panic. `bench --variant`/`--family` are resolved against the suite
+//! before the device is opened.
 
 mod common;
 use common::{assert_exit, tileattn};
@@ -86,6 +87,99 @@ fn without_a_gpu_measuring_commands_say_so() {
         &["bench", "--suite", "seed", "--operand-values", "bf16"][..],
         &["tune", "--shape", "1,2,64,64"][..],
         &["info", "--ceilings"][..],
+    ] {
+        assert_exit(&tileattn(args), 3, "no GPU available");
+    }
+}
+
+/// A d64 bf16 non-causal variant: 6 of the fa2 suite's 24 problems, none of seed's.
+const D64_BF16: &str = "attn_fwd_v1_d64_bf16_bm64_bn64_w4_s2_noncausal";
+
+/// `bench --variant` and `--family` are resolved against this build's
+/// variants and the suite before any device is needed.
+#[test]
+fn bench_selections_are_checked_before_the_device() {
+    let cases: [(&[&str], &str); 8] = [
+        (
+            &["bench", "--suite", "fa2", "--variant", "nope"],
+            "no variant `nope`",
+        ),
+        (
+            &["bench", "--suite", "seed", "--variant", D64_BF16],
+            "computes none of the suite's problems (it computes D=64 bf16 non-causal)",
+        ),
+        (
+            &[
+                "bench",
+                "--suite",
+                "fa2",
+                "--variant",
+                D64_BF16,
+                "--variant",
+                "attn_fwd_v1_d64_bf16_bm128_bn64_w8_s2_noncausal",
+            ],
+            "both compute",
+        ),
+        (
+            &["bench", "--suite", "fa2", "--family", "v9"],
+            "no kernel family `v9`",
+        ),
+        (
+            &[
+                "bench",
+                "--suite",
+                "seed",
+                "--variant",
+                D64_BF16,
+                "--family",
+                "v1",
+            ],
+            "cannot be used with",
+        ),
+        // Torch's backends only with torch; a suite's problems carry their own dtype.
+        (
+            &["bench", "--suite", "seed", "--backends", "flash"],
+            "--compare",
+        ),
+        (
+            &["bench", "--suite", "seed", "--dtype", "f16"],
+            "cannot be used with",
+        ),
+        (
+            &["tune", "--suite", "seed", "--causal"],
+            "cannot be used with",
+        ),
+    ];
+    for (args, needle) in cases {
+        assert_exit(&tileattn(args), 2, needle);
+    }
+}
+
+#[test]
+fn bench_lists_the_problems_a_named_variant_skips() {
+    if std::path::Path::new("/dev/nvidia0").exists() {
+        eprintln!("skipped: this machine has a GPU");
+        return;
+    }
+    let o = tileattn(&["bench", "--suite", "fa2", "--variant", D64_BF16]);
+    assert_exit(&o, 3, "no GPU available");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("skipping 18 of 24 problems, which none of the named variants computes"),
+        "{err}"
+    );
+    assert_eq!(err.matches("\n  B=").count(), 18, "{err}");
+    for args in [
+        &["bench", "--shape", "1,2,64,64", "--variant", D64_BF16][..],
+        &[
+            "bench",
+            "--shape",
+            "1,2,64,64",
+            "--family",
+            "v1",
+            "--compare",
+            "torch",
+        ][..],
     ] {
         assert_exit(&tileattn(args), 3, "no GPU available");
     }

@@ -135,3 +135,27 @@ fn suite_files_are_checked_before_the_gpu() {
         "no GPU available",
     );
 }
+
+/// `--json` says what was written (and which figures had nothing to draw).
+#[test]
+fn report_and_plot_say_what_they_wrote_as_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = committed("seed.json");
+    let md = dir.path().join("seed.md");
+    let o = tileattn(&["report", s(&run), "--out", s(&md), "--json"]);
+    assert_exit(&o, 0, "");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["written"], serde_json::json!([s(&md)]));
+    // fa2.json has no tuning records: nothing for the heatmap.
+    let o = tileattn(&[
+        "plot",
+        s(&committed("fa2.json")),
+        "--out",
+        s(dir.path()),
+        "--json",
+    ]);
+    assert_exit(&o, 0, "");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["written"].as_array().unwrap().len(), 3, "{v}");
+    assert_eq!(v["figures_skipped"][0]["figure"], "heatmap", "{v}");
+}

@@ -52,12 +52,22 @@ fn run_writes_outputs_that_match_the_reference() {
     save(&d.join("q.npy"), &[1, 37, 4, 64], 1);
     save(&d.join("k.npy"), &[1, 50, 2, 64], 2);
     save(&d.join("v.npy"), &[1, 50, 2, 64], 3);
-    let out = run(d, &["--causal", "--dtype", "bf16"]);
+    let out = run(d, &["--causal", "--json"]);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // bf16 when --dtype is not given, as everywhere; --json says what ran.
+    let said: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(said["problem"]["dtype"], "bf16");
+    assert_eq!(said["executor"], "CPU emulator");
+    assert_eq!(
+        said["chosen_by"],
+        "default heuristic: not tuned for this shape"
+    );
+    assert!(said["variant"].as_str().unwrap().contains("_bf16_"));
+    assert_eq!(said["written"].as_array().unwrap().len(), 2);
     let o = npy::read(&d.join("o.npy")).unwrap();
     let lse = npy::read(&d.join("lse.npy")).unwrap();
     assert_eq!(o.shape, vec![1, 37, 4, 64]);

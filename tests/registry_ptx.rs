@@ -6,6 +6,7 @@
 //! tier (`cargo test --workspace -- --include-ignored`) assembles every one.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tileattn::host::ptxas;
 use tileattn::host::registry::Variant;
@@ -98,70 +99,52 @@ fn assemble_and_check(pick: &(dyn Fn(&Variant) -> bool + Sync)) {
     let reg = tileattn::registry();
     // One ptxas per (module, target), all at once: each is single-threaded,
     // and together they were the test suite's second-longest step.
-    let jobs: Vec<_> = reg
-        .modules
-        .iter()
-        .flat_map(|m| {
-            ptxas::report_targets(m.arch)
-                .into_iter()
-                .map(move |arch| (m, arch))
-        })
-        .collect();
-    let reports: Vec<_> = std::thread::scope(|s| {
-        let running: Vec<_> = jobs
-            .iter()
-            .map(|&(m, arch)| {
-                let entries: Vec<&str> = reg
-                    .variants
-                    .iter()
-                    .filter(|v| v.archs.contains(&m.arch) && pick(v))
-                    .map(|v| v.name)
-                    .collect();
-                s.spawn(move || ptxas::assemble_entries(m.ptx, arch, &entries))
-            })
-            .collect();
-        running
-            .into_iter()
-            .map(|h| h.join().expect("ptxas thread"))
-            .collect()
-    });
-    for (&(m, arch), report) in jobs.iter().zip(reports) {
-        let report = report.unwrap_or_else(|e| panic!("{e}"));
-        for v in reg
-            .variants
-            .iter()
-            .filter(|v| v.archs.contains(&m.arch) && pick(v))
-        {
-            let r = report
+    let report = ptxas::assemble_variants(&reg, pick, usize::MAX, usize::MAX, &|_| {})
+        .unwrap_or_else(|e| panic!("{e}"));
+    for m in reg.modules {
+        for arch in ptxas::report_targets(m.arch) {
+            for v in reg
+                .variants
                 .iter()
-                .find(|r| r.entry == v.name)
-                .unwrap_or_else(|| panic!("ptxas did not report {}", v.name));
-            assert_eq!(
-                (r.spill_store_bytes, r.spill_load_bytes),
-                (0, 0),
-                "{} spills on {arch}: {r:?}",
-                v.name
-            );
-            // The tensor-core kernels keep every fragment in registers: a
-            // stack frame means an array is indexed dynamically (a loop LLVM
-            // did not unroll), which once cost v1 a 15× slowdown.
-            if v.tile.family.pipelined() {
-                assert_eq!(
-                    r.stack_bytes, 0,
-                    "{} uses local memory on {arch}: {r:?}",
-                    v.name
-                );
+                .filter(|v| v.archs.contains(&m.arch) && pick(v))
+            {
+                check_report(v, arch, &report);
             }
-            // A kernel whose wgmma ptxas serializes overlaps nothing with
-            // its products (v3's whole point); ptxas does it when a
-            // non-wgmma instruction writes an accumulator in flight.
-            assert!(
-                !r.wgmma_serialized,
-                "ptxas serializes the wgmma of {} on {arch}",
-                v.name
-            );
         }
     }
+}
+
+/// ptxas's report of `v` on `arch`: no spills, and for the tensor-core
+/// families no stack frame and no serialized wgmma.
+fn check_report(v: &Variant, arch: &str, report: &[ptxas::Resources]) {
+    let r = report
+        .iter()
+        .find(|r| r.entry == v.name && r.arch == arch)
+        .unwrap_or_else(|| panic!("ptxas did not report {} on {arch}", v.name));
+    assert_eq!(
+        (r.spill_store_bytes, r.spill_load_bytes),
+        (0, 0),
+        "{} spills on {arch}: {r:?}",
+        v.name
+    );
+    // The tensor-core kernels keep every fragment in registers: a
+    // stack frame means an array is indexed dynamically (a loop LLVM
+    // did not unroll), which once cost v1 a 15× slowdown.
+    if v.tile.family.pipelined() {
+        assert_eq!(
+            r.stack_bytes, 0,
+            "{} uses local memory on {arch}: {r:?}",
+            v.name
+        );
+    }
+    // A kernel whose wgmma ptxas serializes overlaps nothing with
+    // its products (v3's whole point); ptxas does it when a
+    // non-wgmma instruction writes an accumulator in flight.
+    assert!(
+        !r.wgmma_serialized,
+        "ptxas serializes the wgmma of {} on {arch}",
+        v.name
+    );
 }
 
 #[test]
@@ -180,4 +163,32 @@ fn the_ptx_names_nothing_that_depends_on_the_checkout() {
             );
         }
     }
+}
+
+/// `variants --resources` splits the work into ptxas runs of a few entries,
+/// several at a time: whatever the split, every entry is reported once per
+/// target, in a fixed order, and the progress counts every one.
+#[test]
+fn runs_of_a_few_entries_report_each_once() {
+    let reg = tileattn::registry();
+    let picked: Vec<&str> = reg
+        .variants
+        .iter()
+        .filter(|v| v.archs == [Arch::Sm90a] && v.tile.head_dim == 64 && v.dtype == DType::Bf16)
+        .take(3)
+        .map(|v| v.name)
+        .collect();
+    let done = AtomicUsize::new(0);
+    let report = ptxas::assemble_variants(&reg, &|v| picked.contains(&v.name), 1, 2, &|n| {
+        done.fetch_add(n, Ordering::Relaxed);
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(done.into_inner(), 3);
+    let got: Vec<(&str, &str)> = report
+        .iter()
+        .map(|r| (r.entry.as_str(), r.arch.as_str()))
+        .collect();
+    let mut want: Vec<(&str, &str)> = picked.iter().map(|n| (*n, "sm_90a")).collect();
+    want.sort();
+    assert_eq!(got, want);
 }

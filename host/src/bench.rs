@@ -3,8 +3,10 @@
 //! same protocol, into one [`RunFile`](crate::runfile::RunFile).
 //!
 //! Per problem:
-//! 1. the variant: the tuning cache's winner for this GPU and build, or a fresh
-//!    exhaustive tuning (its candidates go into the run's `tuning` records);
+//! 1. the variant, by the run's [`Selection`]: the tuning cache's winner for
+//!    this GPU and build, or a fresh exhaustive tuning (its candidates go into
+//!    the run's `tuning` records); a family's fastest, chosen the same way
+//!    among that family alone; or the variant the user named;
 //! 2. one workload (random inputs on the problem's operand values, sampled f64
 //!    reference rows) per cache mode;
 //! 3. tileattn verified, then timed ([`crate::workload::verify_and_time`]);
@@ -32,9 +34,16 @@ use crate::tune_cache::{Strategy, TuneCache};
 use crate::workload::{Verdict, Workload, measurement, verify_and_time};
 use crate::{Error, Result, npy, reference};
 
+mod selection;
+
+pub use selection::{Plan, Selection};
+
 /// What a bench run measures.
 pub struct BenchConfig {
+    /// The problems [`Selection::plan`] kept.
     pub problems: Vec<Problem>,
+    /// Which variant times each problem.
+    pub selection: Selection,
     /// Cache modes to measure each problem in (the cliff suite uses both).
     pub modes: Vec<CacheMode>,
     pub timing: TimingConfig,
@@ -43,8 +52,34 @@ pub struct BenchConfig {
     pub seed: u64,
 }
 
-/// One line of progress or a notice, for the CLI.
-pub type Notify<'a> = &'a dyn Fn(&str);
+/// What a bench run tells its caller as it goes.
+pub enum Event<'a> {
+    /// Problem `index` (from 0) of `total` starts.
+    Problem {
+        index: usize,
+        total: usize,
+        problem: &'a Problem,
+    },
+    /// A notice: a torch backend skipped or untimed on a problem.
+    Note(&'a str),
+}
+
+/// As a log line: `[3/24] B=… D=64 bf16` or `  torch-math skipped on …`.
+impl std::fmt::Display for Event<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Event::Problem {
+                index,
+                total,
+                problem,
+            } => write!(f, "[{}/{total}] {problem}", index + 1),
+            Event::Note(note) => write!(f, "  {note}"),
+        }
+    }
+}
+
+/// Where a bench run sends its [`Event`]s (the CLI's progress bar).
+pub type Notify<'a> = &'a dyn Fn(Event);
 
 /// Run the benchmark; `torch` is the started baseline script, if any.
 pub fn run(
@@ -59,7 +94,11 @@ pub fn run(
     let mut measurements = Vec::new();
     let mut tuning = Vec::new();
     for (i, p) in cfg.problems.iter().enumerate() {
-        notify(&format!("[{}/{}] {p}", i + 1, cfg.problems.len()));
+        notify(Event::Problem {
+            index: i,
+            total: cfg.problems.len(),
+            problem: p,
+        });
         let v = match choose(timer, registry, p, cfg, cache.as_deref_mut())? {
             (v, Some(record)) => {
                 tuning.push(record);
@@ -100,7 +139,9 @@ pub fn run(
     Ok((measurements, tuning))
 }
 
-/// The variant for `p`: the cache's winner, or a fresh exhaustive tuning.
+/// The variant for `p` under the run's selection: the named one; or the
+/// cache's winner (of the family, if one is selected), else a fresh
+/// exhaustive tuning (recorded in the cache only over all families).
 fn choose(
     timer: &mut Timer,
     registry: &Registry,
@@ -108,11 +149,23 @@ fn choose(
     cfg: &BenchConfig,
     cache: Option<&mut TuneCache>,
 ) -> Result<(&'static Variant, Option<TuningRecord>)> {
+    let family = match &cfg.selection {
+        Selection::Named(_) => {
+            let v = cfg.selection.named_for(p).ok_or_else(|| {
+                Error::Invalid(format!(
+                    "no named variant computes {p}; plan the suite first"
+                ))
+            })?;
+            return Ok((v, None));
+        }
+        Selection::Family(f) => Some(*f),
+        Selection::Tuned => None,
+    };
     if let Some(v) = cache
         .as_deref()
         .and_then(|c| c.lookup(p))
         .and_then(|e| registry.find(&e.winner.variant))
-        .filter(|v| v.serves(p))
+        .filter(|v| v.serves(p) && family.is_none_or(|f| v.tile.family == f))
     {
         return Ok((v, None));
     }
@@ -120,7 +173,7 @@ fn choose(
         strategy: Strategy::Exhaustive,
         budget: None,
         timing: cfg.timing.clone(),
-        family: None,
+        family,
         seed: cfg.seed,
     };
     let t = tune::tune(timer, registry, p, &tcfg, &|_, _, _| {})?;
@@ -130,7 +183,8 @@ fn choose(
     let v = registry.find(name).ok_or_else(|| {
         Error::Invalid(format!("the tuner's winner {name} is not in the registry"))
     })?;
-    if let (Some(c), Some(entry)) = (cache, t.cache_entry(p)) {
+    // A winner within one family is not the winner the cache holds.
+    if let (Some(c), Some(entry), None) = (cache, t.cache_entry(p), family) {
         c.record(entry)?;
     }
     Ok((v, Some(tuning_record(registry, &t))))
@@ -193,7 +247,7 @@ fn torch_side(
     if let TorchOutcome::Unsupported(why) | TorchOutcome::OutOfMemory(why) =
         torch.load_tensors(p, [q, k, v], scratch)?
     {
-        notify(&format!("  torch cannot load {p}: {why}"));
+        notify(Event::Note(&format!("torch cannot load {p}: {why}")));
         return Ok(Vec::new());
     }
     let sampling = match timing.mode {
@@ -206,17 +260,20 @@ fn torch_side(
         let correctness = match torch.run(b, &o_path)? {
             TorchOutcome::Done(_) => check_output(w, &o_path)?,
             TorchOutcome::Unsupported(why) | TorchOutcome::OutOfMemory(why) => {
-                notify(&format!("  {} skipped on {p}: {why}", b.implementation()));
+                notify(Event::Note(&format!(
+                    "{} skipped on {p}: {why}",
+                    b.implementation()
+                )));
                 continue;
             }
         };
         let timed = match torch_side::time_backend(torch, b, &sampling, timing)? {
             Ok(t) => t,
             Err(why) => {
-                notify(&format!(
-                    "  {} could not be timed on {p}: {why}",
+                notify(Event::Note(&format!(
+                    "{} could not be timed on {p}: {why}",
                     b.implementation()
-                ));
+                )));
                 continue;
             }
         };

@@ -17,9 +17,10 @@
 //! PTX), [`launch`] (checks and parameters shared by GPU and emulator),
 //! [`domain`] (the numbers the kernels compute right, checked before a launch),
 //! [`tma`] (tensor maps for the copy engine), [`device`] (cudarc),
-//! [`emulate`] (the CPU emulator), [`ptxas`] (resource
-//! reports), [`tune_cache`] (per-build tuning results), and [`dispatch`], the
-//! one place a variant is chosen for a problem.
+//! [`emulate`] (the CPU emulator), [`ptxas`] (resource reports) and
+//! [`occupancy`] (blocks per SM from them), [`tune_cache`] (per-build tuning
+//! results), and [`dispatch`], the one place a variant is chosen for a
+//! problem.
 //!
 //! **Lab**, measuring and reporting: what to measure ([`suites`],
 //! [`suite_file`]); the run-file schema [`runfile`] and [`run_record`] (a run
@@ -29,12 +30,13 @@
 //! (a problem on the device, verified then timed), [`check`] (random sweeps),
 //! [`tune`] (verify, time, rank), [`torch_side`] (PyTorch's SDPA through
 //! `scripts/sdpa_baseline.py`), [`bench`](mod@bench) (a whole benchmark run);
-//! [`report`] (Markdown), [`plot`] (SVG figures) and [`ratchet`] (runs against
-//! baselines).
+//! [`report`] (Markdown), [`plot`] (SVG figures), [`ratchet`] (runs against
+//! baselines) and [`compare`] (two runs side by side, by the ratchet's rule).
 
 pub mod bench;
 pub mod ceilings;
 pub mod check;
+pub mod compare;
 pub mod device;
 pub mod dispatch;
 pub mod domain;
@@ -46,6 +48,7 @@ pub mod launch;
 pub mod memory;
 pub mod metrics;
 pub mod npy;
+pub mod occupancy;
 pub mod operand_values;
 pub mod output;
 pub mod plot;

@@ -3,9 +3,12 @@
 
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use tileattn_kernels::Arch;
 
+use crate::registry::{Registry, Variant};
 use crate::{Error, Result};
 
 /// What ptxas says about one entry point for one arch.
@@ -66,13 +69,9 @@ pub fn report_targets(arch: Arch) -> Vec<&'static str> {
     }
 }
 
-/// Assemble `ptx` for `arch` (e.g. `sm_90`) and parse the `-v` report.
-pub fn assemble(ptx: &str, arch: &str) -> Result<Vec<Resources>> {
-    assemble_entries(ptx, arch, &[])
-}
-
-/// As [`assemble`], for the named entry points only (all of them if
-/// `entries` is empty): ptxas's time grows with the entries it compiles.
+/// Assemble `ptx` for `arch` (e.g. `sm_90`) and parse the `-v` report, for
+/// the named entry points only (all of them if `entries` is empty): ptxas's
+/// time grows with the entries it compiles.
 pub fn assemble_entries(ptx: &str, arch: &str, entries: &[&str]) -> Result<Vec<Resources>> {
     let ptxas = find()?;
     let dir = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
@@ -100,6 +99,62 @@ pub fn assemble_entries(ptx: &str, arch: &str, entries: &[&str]) -> Result<Vec<R
         });
     }
     Ok(parse_report(&log, arch))
+}
+
+/// Assemble the variants of `registry` that `pick` selects, for every target
+/// their module is reported for ([`report_targets`]): ptxas runs of at most
+/// `per_run` entries each (ptxas reads the whole module every run, so fewer
+/// runs cost less in all, and more give progress to watch and work to
+/// share), `workers` runs at a time (each ptxas uses one core).
+/// `progress(entries)` is called as each run ends. On an error the runs not
+/// yet started are not started, and the first error is returned.
+pub fn assemble_variants(
+    registry: &Registry,
+    pick: &(dyn Fn(&Variant) -> bool + Sync),
+    per_run: usize,
+    workers: usize,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Result<Vec<Resources>> {
+    let mut runs: Vec<(&str, &str, Vec<&str>)> = Vec::new();
+    for m in registry.modules {
+        let entries: Vec<&str> = registry
+            .variants
+            .iter()
+            .filter(|v| v.archs.contains(&m.arch) && pick(v))
+            .map(|v| v.name)
+            .collect();
+        for arch in report_targets(m.arch) {
+            for chunk in entries.chunks(per_run.max(1)) {
+                runs.push((m.ptx, arch, chunk.to_vec()));
+            }
+        }
+    }
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let results: Mutex<Vec<Result<Vec<Resources>>>> = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..workers.clamp(1, runs.len().max(1)) {
+            s.spawn(|| {
+                while !failed.load(Ordering::Relaxed) {
+                    let Some((ptx, arch, entries)) = runs.get(next.fetch_add(1, Ordering::Relaxed))
+                    else {
+                        break;
+                    };
+                    let r = assemble_entries(ptx, arch, entries);
+                    failed.fetch_or(r.is_err(), Ordering::Relaxed);
+                    progress(entries.len());
+                    results.lock().unwrap_or_else(|e| e.into_inner()).push(r);
+                }
+            });
+        }
+    });
+    let mut all = Vec::new();
+    for r in results.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        all.extend(r?);
+    }
+    // Runs end in any order; reports do not.
+    all.sort_by(|a, b| (&a.entry, &a.arch).cmp(&(&b.entry, &b.arch)));
+    Ok(all)
 }
 
 /// Parse `ptxas -v` output (one "Compiling entry function" block per entry).

@@ -2,7 +2,6 @@
 
 use std::process::ExitCode;
 
-use indicatif::{ProgressBar, ProgressStyle};
 use tileattn::host::check::{self, CaseSpace, Cases, Executor};
 use tileattn::host::{Error, memory};
 
@@ -139,13 +138,7 @@ pub fn run(args: Args) -> tileattn::host::Result<ExitCode> {
         }
     );
 
-    let bar = ProgressBar::new(variants.len() as u64 * per_variant as u64);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{bar:40} {pos}/{len} cases, {elapsed} elapsed, ETA {eta}  {msg}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
+    let bar = super::progress::bar(variants.len() as u64 * per_variant as u64, "cases");
     // Each variant's row is printed as soon as it is known, so a sweep that is
     // interrupted (a time limit, Ctrl-C) still leaves every finished verdict.
     if !args.json {

@@ -1,10 +1,13 @@
-//! What the subcommands share: exit codes, opening the GPU, JSON output, and
-//! naming a kernel family or a variant.
+//! What the subcommands share: exit codes, opening the GPU, measuring its
+//! ceilings, JSON output, unreadable inputs, and naming a kernel family or a variant.
 
+use tileattn::host::ceilings::{self, CeilingDetail};
 use tileattn::host::device::Device;
 use tileattn::host::dispatch::{self, Rule};
 use tileattn::host::problem::Problem;
 use tileattn::host::registry::Variant;
+use tileattn::host::runfile::Ceilings;
+use tileattn::host::timing::{Timer, TimingConfig};
 use tileattn::host::{Error, Result, tune_cache};
 use tileattn::kernels::Family;
 
@@ -26,6 +29,24 @@ pub fn print_json(value: &impl serde::Serialize) -> Result<()> {
     Ok(())
 }
 
+/// The device's copy and mma ceilings, measured under a spinner (seconds).
+pub fn measure_ceilings(
+    timer: &mut Timer,
+    cfg: &TimingConfig,
+) -> Result<(Ceilings, CeilingDetail)> {
+    super::progress::spinning("measuring the device's ceilings".into(), || {
+        ceilings::measure(timer, cfg)
+    })
+}
+
+/// An input that cannot be read is a usage error (exit 2), like a malformed one.
+pub fn unreadable(e: Error) -> Error {
+    match e {
+        Error::Io { path, source } => Error::format(&path, format!("cannot read it: {source}")),
+        e => e,
+    }
+}
+
 /// A kernel family by its name in `tiles.toml` (`v0`, `v1`).
 pub fn parse_family(name: &str) -> Result<Family> {
     Family::ALL
@@ -40,14 +61,14 @@ pub fn parse_family(name: &str) -> Result<Family> {
         })
 }
 
-/// The variant a command runs `p` with: `--variant` if given, else the
-/// tuning cache's, else the default heuristic's ([`dispatch`]). Says on
-/// stderr which rule chose it.
+/// The variant a command runs `p` with, and the rule that chose it:
+/// `--variant` if given, else the tuning cache's, else the default
+/// heuristic's ([`dispatch`]). Says on stderr which rule chose it.
 pub fn pick_variant(
     device: Option<&Device>,
     p: &Problem,
     named: Option<&str>,
-) -> Result<&'static Variant> {
+) -> Result<(&'static Variant, Rule)> {
     let pick = dispatch::pick_variant(
         &tileattn::registry(),
         device.map(|d| &d.info),
@@ -61,5 +82,5 @@ pub fn pick_variant(
     if pick.rule != Rule::Named {
         eprintln!("tileattn: {} ({})", pick.variant.name, pick.rule.describe());
     }
-    Ok(pick.variant)
+    Ok((pick.variant, pick.rule))
 }

@@ -56,7 +56,8 @@ pub fn run(args: Args) -> tileattn::host::Result<ExitCode> {
     let mut info = info;
     if args.ceilings {
         let mut timer = tileattn::host::timing::Timer::new(&dev)?;
-        let (_, detail) = tileattn::host::ceilings::measure(&mut timer, &args.timing.config()?)?;
+        let cfg = args.timing.config()?;
+        let (_, detail) = super::common::measure_ceilings(&mut timer, &cfg)?;
         info.ceilings = Some(detail);
     }
     if args.json {

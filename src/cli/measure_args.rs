@@ -22,7 +22,7 @@ pub struct ProblemArgs {
     #[arg(long)]
     pub causal: bool,
     /// f16 or bf16.
-    #[arg(long, default_value = "bf16")]
+    #[arg(long, default_value = DEFAULT_DTYPE)]
     pub dtype: String,
     #[arg(long, value_name = "VALUES", help = OPERAND_VALUES_HELP)]
     pub operand_values: Option<String>,
@@ -40,6 +40,9 @@ impl ProblemArgs {
         ))
     }
 }
+
+/// The dtype of every command that takes `--dtype`, when it is not given.
+pub const DEFAULT_DTYPE: &str = "bf16";
 
 pub fn parse_dtype(s: &str) -> Result<DType> {
     DType::parse(s).ok_or_else(|| Error::Invalid(format!("dtype `{s}`: expected f16 or bf16")))
@@ -67,8 +70,10 @@ pub struct TimingArgs {
     /// Stop when the 95% CI of the median is within ± this fraction of it.
     #[arg(long, default_value_t = 0.01)]
     pub rel_ci: f64,
+    /// Samples taken whatever the CI or the budget says (at least 2).
     #[arg(long, default_value_t = 10)]
     pub min_samples: usize,
+    /// Most samples per measurement, converged or not.
     #[arg(long, default_value_t = 2000)]
     pub max_samples: usize,
     /// Sampling time limit per measurement, seconds.

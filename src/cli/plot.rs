@@ -7,6 +7,8 @@ use tileattn::host::output::FilePlan;
 use tileattn::host::runfile::RunFile;
 use tileattn::host::{Error, Result, plot};
 
+use super::written::Written;
+
 #[derive(clap::Args)]
 pub struct Args {
     /// A run file written by `tileattn bench` (or `tileattn time --out`).
@@ -18,6 +20,9 @@ pub struct Args {
     /// PREFIX-roofline.svg (default: the run file's name without `.json`).
     #[arg(long)]
     prefix: Option<String>,
+    /// Print what was written (and which figures had nothing to draw) as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
@@ -48,19 +53,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
         files.output(&f.path(&dir, &prefix))?;
     }
     let run = RunFile::load(&args.run)?;
-    write(&run, &dir, &prefix)?;
+    let mut written = Written::default();
+    written.add_figures(plot::write_all(&run, &dir, &prefix)?);
+    if args.json {
+        super::common::print_json(&written)?;
+    } else {
+        written.print();
+    }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Draw every figure and say what was written and what was not; shared with
-/// `tileattn bench`.
-pub fn write(run: &RunFile, dir: &Path, prefix: &str) -> Result<()> {
-    let written = plot::write_all(run, dir, prefix)?;
-    for f in &written.files {
-        println!("wrote {}", f.display());
-    }
-    for (figure, why) in &written.skipped {
-        eprintln!("tileattn: no {} figure: {why}", figure.name());
-    }
-    Ok(())
 }

@@ -9,11 +9,13 @@ use std::process::ExitCode;
 use tileattn::host::output::FilePlan;
 use tileattn::host::ratchet::baseline::{Baseline, path_for};
 use tileattn::host::ratchet::report::Side;
-use tileattn::host::ratchet::rule::{parse_confidence, parse_drift, parse_threshold};
-use tileattn::host::ratchet::{MismatchKind, Report, Rule, calibrate, compare, mismatches};
+use tileattn::host::ratchet::{MismatchKind, Report, calibrate, compare, mismatches};
 use tileattn::host::runfile::RunFile;
 use tileattn::host::utc::rfc3339_utc;
 use tileattn::host::{Error, Result};
+
+use super::common::unreadable;
+use super::rule_args::RuleArgs;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -24,19 +26,8 @@ pub struct Args {
     /// The run to judge: the SUITE.json that `tileattn bench --out DIR` wrote.
     #[arg(long, required_unless_present = "calibrate")]
     current: Option<PathBuf>,
-    /// Smallest change that matters: `2%` or `0.02`.
-    #[arg(long, default_value = "2%")]
-    threshold: String,
-    /// Run-level confidence: the run fails by chance (nothing slower by more
-    /// than half the threshold) with probability at most 1 − this. `0.95` or
-    /// `95%`. With --calibrate: that of the drift's upper bound.
-    #[arg(long, default_value = "0.95")]
-    confidence: String,
-    /// Between-run drift of one run's median, as a relative SD at every
-    /// duration (`1%`, `0.01`; `0` trusts the within-run CIs alone), instead
-    /// of the baseline's calibration or the built-in default.
-    #[arg(long)]
-    drift: Option<String>,
+    #[command(flatten)]
+    rule: RuleArgs,
     /// Estimate the drift from two or more runs of one build on one machine
     /// (`bench` run files) and print it; with --baseline, also store it there.
     #[arg(long, num_args = 2.., value_name = "RUN",
@@ -67,9 +58,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
-    let threshold = parse_threshold(&args.threshold)?;
-    let confidence = parse_confidence(&args.confidence)?;
-    let drift_flag = args.drift.as_deref().map(parse_drift).transpose()?;
+    let choice = args.rule.parse()?;
     // Every run file is read; the baseline is read, and written back by
     // --update and --calibrate (never over one of the runs).
     let mut files = FilePlan::new();
@@ -84,7 +73,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         }
     }
     if !args.calibrate.is_empty() {
-        return calibrate_drift(&args, confidence);
+        return calibrate_drift(&args, choice.confidence);
     }
     let current_path = args
         .current
@@ -99,8 +88,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .as_deref()
         .ok_or_else(|| Error::Invalid("--baseline is required".into()))?;
     let mut baseline = Baseline::load(baseline_path).map_err(unreadable)?;
-    let (drift, drift_source) = baseline.drift_for(drift_flag);
-    let rule = Rule::new(threshold, confidence, drift)?;
+    let (rule, drift_source) = choice.rule(&baseline)?;
 
     let found = mismatches(&baseline.run.env, &current.env);
     let refused: Vec<String> = found
@@ -207,12 +195,4 @@ fn calibrate_drift(args: &Args, confidence: f64) -> Result<ExitCode> {
         print!("{}", report.markdown());
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// An input that cannot be read is a usage error (exit 2), like a malformed one.
-fn unreadable(e: Error) -> Error {
-    match e {
-        Error::Io { path, source } => Error::format(&path, format!("cannot read it: {source}")),
-        e => e,
-    }
 }

@@ -7,6 +7,8 @@ use tileattn::host::output::FilePlan;
 use tileattn::host::runfile::RunFile;
 use tileattn::host::{Result, report};
 
+use super::written::Written;
+
 #[derive(clap::Args)]
 pub struct Args {
     /// A run file written by `tileattn bench` (or `tileattn time --out`).
@@ -15,13 +17,22 @@ pub struct Args {
     /// `.json`, or with `.md` appended to any other name).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Print what was written as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
     let out = args.out.clone().unwrap_or_else(|| default_out(&args.run));
     FilePlan::new().input(&args.run).output(&out)?;
     let run = RunFile::load(&args.run)?;
-    write(&run, &out)?;
+    report::write(&run, &out)?;
+    let written = Written::file(out);
+    if args.json {
+        super::common::print_json(&written)?;
+    } else {
+        written.print();
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -34,11 +45,4 @@ fn default_out(run: &Path) -> PathBuf {
         name.push(".md");
         name.into()
     }
-}
-
-/// Write the report and say where; shared with `tileattn bench`.
-pub fn write(run: &RunFile, path: &std::path::Path) -> Result<()> {
-    report::write(run, path)?;
-    println!("wrote {}", path.display());
-    Ok(())
 }

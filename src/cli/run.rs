@@ -3,13 +3,16 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use serde::Serialize;
 use tileattn::host::device::Device;
 use tileattn::host::npy::{self, Array};
 use tileattn::host::output::{Batch, FilePlan};
 use tileattn::host::problem::Problem;
+use tileattn::host::problem_key::ProblemKey;
 use tileattn::host::tensor::Layout;
 use tileattn::host::{Error, domain, emulate, tune_cache};
-use tileattn::kernels::DType;
+
+use super::written::Written;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -28,8 +31,8 @@ pub struct Args {
     /// Softmax scale (default 1/√head_dim).
     #[arg(long)]
     scale: Option<f32>,
-    /// Compute dtype the inputs are rounded to.
-    #[arg(long, default_value = "f16")]
+    /// Compute dtype the inputs are rounded to: f16 or bf16.
+    #[arg(long, default_value = super::measure_args::DEFAULT_DTYPE)]
     dtype: String,
     /// `bf16`: round every input value to the nearest bf16 value before storing
     /// it in --dtype (for f16, the numbers a bf16 run computes on); `dtype`
@@ -48,6 +51,22 @@ pub struct Args {
     /// Run on the CPU emulator instead of the GPU.
     #[arg(long)]
     emulate: bool,
+    /// Print what ran and what was written as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// What `--json` prints.
+#[derive(Serialize)]
+struct Ran {
+    problem: ProblemKey,
+    variant: &'static str,
+    /// How the variant was chosen: named, tuning cache, or the default heuristic.
+    chosen_by: &'static str,
+    /// `GPU` or `CPU emulator`.
+    executor: &'static str,
+    #[serde(flatten)]
+    written: Written,
 }
 
 fn shape4(name: &str, path: &std::path::Path, a: &Array) -> tileattn::host::Result<[u32; 4]> {
@@ -69,8 +88,7 @@ fn shape4(name: &str, path: &std::path::Path, a: &Array) -> tileattn::host::Resu
 }
 
 pub fn run(args: Args) -> tileattn::host::Result<ExitCode> {
-    let dtype = DType::parse(&args.dtype)
-        .ok_or_else(|| Error::Invalid(format!("--dtype `{}`: expected f16 or bf16", args.dtype)))?;
+    let dtype = super::measure_args::parse_dtype(&args.dtype)?;
     let values = super::measure_args::parse_operand_values(args.operand_values.as_deref())?
         .unwrap_or_default();
     let mut files = FilePlan::new();
@@ -127,11 +145,20 @@ pub fn run(args: Args) -> tileattn::host::Result<ExitCode> {
     } else {
         Some(super::common::open_device()?)
     };
-    let variant = super::common::pick_variant(device.as_ref(), &p, args.variant.as_deref())?;
-    let (o, lse) = match &device {
-        Some(d) => Device::run(d, variant, &p, &q, &k, &v)?,
-        None => emulate::run(variant, &p, &q, &k, &v, Layout::Bshd)?,
+    let (variant, rule) =
+        super::common::pick_variant(device.as_ref(), &p, args.variant.as_deref())?;
+    let executor = if device.is_some() {
+        "GPU"
+    } else {
+        "CPU emulator"
     };
+    let (o, lse) = super::progress::spinning(
+        format!("running {} on the {executor}", variant.name),
+        || match &device {
+            Some(d) => Device::run(d, variant, &p, &q, &k, &v),
+            None => emulate::run(variant, &p, &q, &k, &v, Layout::Bshd),
+        },
+    )?;
     let o_f32: Vec<f32> = (0..p.batch)
         .flat_map(|b| {
             (0..p.seqlen_q).flat_map(move |s| {
@@ -163,15 +190,21 @@ pub fn run(args: Args) -> tileattn::host::Result<ExitCode> {
             ),
         )?;
     }
-    batch.commit()?;
-    eprintln!(
-        "{p}: ran {} on the {}",
-        variant.name,
-        if device.is_some() {
-            "GPU"
-        } else {
-            "CPU emulator"
-        }
-    );
+    let written = Written {
+        written: batch.commit()?,
+        figures_skipped: Vec::new(),
+    };
+    eprintln!("{p}: ran {} on the {executor}", variant.name);
+    if args.json {
+        super::common::print_json(&Ran {
+            problem: p.key(),
+            variant: variant.name,
+            chosen_by: rule.describe(),
+            executor,
+            written,
+        })?;
+    } else {
+        written.print();
+    }
     Ok(ExitCode::SUCCESS)
 }

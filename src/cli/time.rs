@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::SystemTime;
 
-use tileattn::host::ceilings;
 use tileattn::host::output::FilePlan;
 use tileattn::host::registry::Variant;
 use tileattn::host::run_record;
@@ -49,10 +48,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
             .output(out)?;
     }
     let dev = super::common::open_device()?;
-    let v: &'static Variant = super::common::pick_variant(Some(&dev), &p, args.variant.as_deref())?;
+    let (v, _): (&'static Variant, _) =
+        super::common::pick_variant(Some(&dev), &p, args.variant.as_deref())?;
     let mut timer = Timer::new(&dev)?;
     let ceilings: Option<Ceilings> = if args.ceilings {
-        let (c, detail) = ceilings::measure(&mut timer, &cfg)?;
+        let (c, detail) = super::common::measure_ceilings(&mut timer, &cfg)?;
         if !args.json {
             print_ceilings(&c, &detail);
         }
@@ -62,7 +62,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
     };
     let sets = Workload::sets_for(&dev, &p, cfg.mode);
     let mut w = Workload::new(&dev, &p, sets, args.seed)?;
-    let m: Measurement = match verify_and_time(&mut timer, &mut w, v, &cfg, None)? {
+    let verdict = super::progress::spinning(format!("verifying, then timing {}", v.name), || {
+        verify_and_time(&mut timer, &mut w, v, &cfg, None)
+    })?;
+    let m: Measurement = match verdict {
         Verdict::Timed(m) => *m,
         Verdict::Pruned { .. } => {
             return Err(Error::Invalid(

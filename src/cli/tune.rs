@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use indicatif::{ProgressBar, ProgressStyle};
 use tileattn::host::output::FilePlan;
 use tileattn::host::problem::Problem;
 use tileattn::host::timing::Timer;
@@ -20,9 +19,9 @@ pub struct Args {
     #[command(flatten)]
     problem: ProblemArgs,
     /// Tune every shape of a built-in suite (seed, fa2, cliff, gqa) instead of --shape.
-    #[arg(long, conflicts_with_all = ["shape", "suite_file"])]
+    #[arg(long, conflicts_with_all = ["shape", "suite_file", "causal", "dtype"])]
     suite: Option<String>,
-    #[arg(long, value_name = "PATH", conflicts_with = "shape", help = super::measure_args::SUITE_FILE_HELP)]
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["shape", "causal", "dtype"], help = super::measure_args::SUITE_FILE_HELP)]
     suite_file: Option<PathBuf>,
     /// exhaustive (every candidate to full precision) or halving (successive halving).
     #[arg(long, default_value = "exhaustive")]
@@ -41,6 +40,7 @@ pub struct Args {
     /// Do not record the winners in the tuning cache.
     #[arg(long)]
     no_save: bool,
+    /// Seed of the random inputs.
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Print the results as JSON instead of tables.
@@ -99,14 +99,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let mut timer = Timer::new(&dev)?;
     let mut results: Vec<Tuned> = Vec::new();
     for (n, p) in problems.iter().enumerate() {
-        let bar = ProgressBar::new(reg.candidates(p, cfg.family).count() as u64);
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{prefix} {bar:30} {pos}/{len} candidates {elapsed}  {msg}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        bar.set_prefix(format!("[{}/{}] {p}", n + 1, problems.len()));
+        let bar = super::progress::bar(reg.candidates(p, cfg.family).count() as u64, "candidates");
+        bar.set_prefix(format!("[{}/{}] {p} ", n + 1, problems.len()));
         let t = tune::tune(&mut timer, &reg, p, &cfg, &|done, _, name| {
             bar.set_position(done as u64);
             bar.set_message(name.to_string());

@@ -2,12 +2,14 @@
 //! length (log axis), one panel per problem family, one line per
 //! implementation and cache mode, with the band of the median's CI.
 
+use plotters::coord::combinators::WithKeyPoints;
+use plotters::coord::types::RangedCoordf64;
 use plotters::element::{DashedPathElement, EmptyElement, PathElement, Polygon, Rectangle, Text};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::layout::{self, Area, DrawResult, LegendEntry, Line};
-use super::panels::{self, L2Crossing, Panel};
+use super::panels::{self, L2Crossing, Panel, Series};
 use super::style;
 use crate::Result;
 use crate::runfile::{CacheMode, Ceilings, Measurement, RunFile};
@@ -20,7 +22,7 @@ pub enum Metric {
 }
 
 impl Metric {
-    fn of(self, m: &Measurement) -> f64 {
+    pub(crate) fn of(self, m: &Measurement) -> f64 {
         match self {
             Metric::Tflops => m.tflops,
             Metric::Gbs => m.gbs,
@@ -29,7 +31,7 @@ impl Metric {
 
     /// The rate at the ends of the median time's CI: the slow end of the
     /// time is the low end of the rate.
-    fn band(self, m: &Measurement) -> (f64, f64) {
+    pub(crate) fn band(self, m: &Measurement) -> (f64, f64) {
         let (v, s) = (self.of(m), &m.summary);
         (
             v * s.median_ms / s.ci_high_ms,
@@ -37,7 +39,7 @@ impl Metric {
         )
     }
 
-    fn axis(self) -> &'static str {
+    pub(crate) fn axis(self) -> &'static str {
         match self {
             Metric::Tflops => "TFLOP/s (exact FLOPs / median time)",
             Metric::Gbs => "GB/s (minimum bytes / median time)",
@@ -137,25 +139,22 @@ fn x_ticks(seqlens: &[f64], lo: f64, hi: f64) -> Vec<f64> {
         .collect()
 }
 
-fn draw_panel(
-    area: &Area,
-    panel: &Panel,
+/// The axes of a sequence-length panel.
+pub(crate) type Chart<'a, 'b> =
+    ChartContext<'a, SVGBackend<'b>, Cartesian2d<WithKeyPoints<LogCoord<f64>>, RangedCoordf64>>;
+
+/// A panel's titled axes, drawn: sequence length on a log axis around
+/// `seqlens`, `metric` from 0 to `y_hi`. Returns them and the x range.
+pub(crate) fn axes<'a, 'b>(
+    area: &'a Area<'b>,
+    title: &str,
+    seqlens: &[f64],
     metric: Metric,
-    l2_bytes: Option<f64>,
-    ceilings: Option<&Ceilings>,
-) -> DrawResult {
-    let seqlens = panel.seqlens();
-    let (x_lo, x_hi) = (seqlens[0] / 1.3, seqlens[seqlens.len() - 1] * 1.3);
-    let data_max = panel
-        .measurements
-        .iter()
-        .map(|m| metric.band(m).1)
-        .fold(0.0, f64::max);
-    let ceiling = ceilings.map(|c| c.copy_gbs);
-    let y_hi = style::linear_top(data_max.max(ceiling.unwrap_or(0.0)) * 1.15);
-    let (x_lo, x_hi) = style::log_range(x_lo, x_hi);
+    y_hi: f64,
+) -> std::result::Result<(Chart<'a, 'b>, (f64, f64)), Box<dyn std::error::Error>> {
+    let (x_lo, x_hi) = style::log_range(seqlens[0] / 1.3, seqlens[seqlens.len() - 1] * 1.3);
     let mut chart = ChartBuilder::on(area)
-        .caption(panel.title(), style::font(style::PANEL_TITLE_SIZE))
+        .caption(title, style::font(style::PANEL_TITLE_SIZE))
         .margin(10)
         .margin_right(28)
         .x_label_area_size(52)
@@ -163,7 +162,7 @@ fn draw_panel(
         .build_cartesian_2d(
             (x_lo..x_hi)
                 .log_scale()
-                .with_key_points(x_ticks(&seqlens, x_lo, x_hi)),
+                .with_key_points(x_ticks(seqlens, x_lo, x_hi)),
             0.0..y_hi,
         )?;
     chart
@@ -177,6 +176,94 @@ fn draw_panel(
         .bold_line_style(style::GRID)
         .light_line_style(WHITE)
         .draw()?;
+    Ok((chart, (x_lo, x_hi)))
+}
+
+/// Each series with its CI band, its line and its markers: solid lines and
+/// filled markers where the flag is set, else dashed and hollow. Bands under
+/// lines under markers, so no band hides a line.
+pub(crate) fn draw_series(
+    chart: &mut Chart,
+    series: &[(&Series, bool)],
+    metric: Metric,
+) -> DrawResult {
+    for (s, _) in series {
+        if s.points.len() < 2 {
+            continue;
+        }
+        let mut outline: Vec<(f64, f64)> = s
+            .points
+            .iter()
+            .map(|m| (panels::seqlen(m), metric.band(m).0))
+            .collect();
+        outline.extend(
+            s.points
+                .iter()
+                .rev()
+                .map(|m| (panels::seqlen(m), metric.band(m).1)),
+        );
+        let color = style::color(s.implementation);
+        chart.draw_series(std::iter::once(Polygon::new(
+            outline,
+            color.mix(0.22).filled(),
+        )))?;
+    }
+    for &(s, solid) in series {
+        let color = style::color(s.implementation);
+        let pts: Vec<(f64, f64)> = s
+            .points
+            .iter()
+            .map(|m| (panels::seqlen(m), metric.of(m)))
+            .collect();
+        if solid {
+            chart.draw_series(std::iter::once(PathElement::new(
+                pts,
+                color.stroke_width(2),
+            )))?;
+        } else {
+            chart.draw_series(std::iter::once(DashedPathElement::new(
+                pts,
+                7,
+                5,
+                color.stroke_width(2),
+            )))?;
+        }
+    }
+    for &(s, solid) in series {
+        let (color, shape) = (
+            style::color(s.implementation),
+            style::marker(s.implementation),
+        );
+        for m in &s.points {
+            style::draw_marker(
+                chart.plotting_area(),
+                (panels::seqlen(m), metric.of(m)),
+                shape,
+                color,
+                solid,
+                4,
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn draw_panel(
+    area: &Area,
+    panel: &Panel,
+    metric: Metric,
+    l2_bytes: Option<f64>,
+    ceilings: Option<&Ceilings>,
+) -> DrawResult {
+    let seqlens = panel.seqlens();
+    let data_max = panel
+        .measurements
+        .iter()
+        .map(|m| metric.band(m).1)
+        .fold(0.0, f64::max);
+    let ceiling = ceilings.map(|c| c.copy_gbs);
+    let y_hi = style::linear_top(data_max.max(ceiling.unwrap_or(0.0)) * 1.15);
+    let (mut chart, (x_lo, x_hi)) = axes(area, &panel.title(), &seqlens, metric, y_hi)?;
 
     if let Some(l2) = l2_bytes {
         let pts: Vec<(f64, f64)> = panel
@@ -253,67 +340,10 @@ fn draw_panel(
     }
 
     let series = panel.series();
-    // Bands under lines under markers, so no band hides a line.
-    for s in &series {
-        if s.points.len() < 2 {
-            continue;
-        }
-        let mut outline: Vec<(f64, f64)> = s
-            .points
-            .iter()
-            .map(|m| (panels::seqlen(m), metric.band(m).0))
-            .collect();
-        outline.extend(
-            s.points
-                .iter()
-                .rev()
-                .map(|m| (panels::seqlen(m), metric.band(m).1)),
-        );
-        let color = style::color(s.implementation);
-        chart.draw_series(std::iter::once(Polygon::new(
-            outline,
-            color.mix(0.22).filled(),
-        )))?;
-    }
-    for s in &series {
-        let color = style::color(s.implementation);
-        let pts: Vec<(f64, f64)> = s
-            .points
-            .iter()
-            .map(|m| (panels::seqlen(m), metric.of(m)))
-            .collect();
-        match s.mode {
-            CacheMode::Cold => {
-                chart.draw_series(std::iter::once(PathElement::new(
-                    pts,
-                    color.stroke_width(2),
-                )))?;
-            }
-            CacheMode::Hot => {
-                chart.draw_series(std::iter::once(DashedPathElement::new(
-                    pts,
-                    7,
-                    5,
-                    color.stroke_width(2),
-                )))?;
-            }
-        }
-    }
-    for s in &series {
-        let (color, shape) = (
-            style::color(s.implementation),
-            style::marker(s.implementation),
-        );
-        for m in &s.points {
-            style::draw_marker(
-                chart.plotting_area(),
-                (panels::seqlen(m), metric.of(m)),
-                shape,
-                color,
-                s.mode == CacheMode::Cold,
-                4,
-            )?;
-        }
-    }
+    let styled: Vec<(&Series, bool)> = series
+        .iter()
+        .map(|s| (s, s.mode == CacheMode::Cold))
+        .collect();
+    draw_series(&mut chart, &styled, metric)?;
     Ok(())
 }

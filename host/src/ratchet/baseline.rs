@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use super::calibrate::Calibration;
 use super::drift::{DEFAULT_DRIFT, DriftModel, DriftSource};
-use super::matching::{Key, MismatchKind, compare, mismatches};
+use super::matching::{Key, compare, mismatches};
 use super::provenance::Provenance;
 use super::rule::{Rule, Verdict};
 use crate::output::write_atomic;
@@ -139,7 +139,7 @@ impl Baseline {
     fn refuse_another_machine(&self, run: &RunFile, what: &str) -> Result<()> {
         let machine: Vec<String> = mismatches(&self.run.env, &run.env)
             .into_iter()
-            .filter(|m| m.kind == MismatchKind::Environment)
+            .filter(|m| m.kind.is_machine())
             .map(|m| m.to_string())
             .collect();
         if machine.is_empty() {

@@ -1,4 +1,7 @@
-//! How the ratchet writes numbers: percentages, short decimals, short hashes.
+//! How the ratchet (and `tileattn compare`) write numbers: percentages,
+//! short decimals, short hashes, CIs, changes of variant.
+
+use crate::stats::RatioCi;
 
 /// A ratio as a signed change: 1.0312 → `+3.12%`.
 pub fn signed_pct(ratio: f64) -> String {
@@ -27,6 +30,21 @@ pub fn short(hash: &str) -> &str {
     hash.get(..12).unwrap_or(hash)
 }
 
+/// The tileattn variants of a matched pair: `` `v` `` when one, `` `a` → `b` ``
+/// when it changed (often why a time did), `—` for a torch backend.
+pub fn variant_change(before: Option<&str>, after: Option<&str>) -> String {
+    match (before, after) {
+        (Some(b), Some(a)) if b == a => format!("`{a}`"),
+        (None, None) => "—".into(),
+        (b, a) => format!("`{}` → `{}`", b.unwrap_or("—"), a.unwrap_or("—")),
+    }
+}
+
+/// A CI as the changes at its ends: `-1.20% … +3.40%`.
+pub fn ci_cell(r: &RatioCi) -> String {
+    format!("{} … {}", signed_pct(r.lo), signed_pct(r.hi))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -41,5 +59,9 @@ mod tests {
         assert_eq!(fmt_g(95.0), "95");
         assert_eq!(short("abc"), "abc");
         assert_eq!(short("0123456789abcdef"), "0123456789ab");
+        assert_eq!(variant_change(Some("v"), Some("v")), "`v`");
+        assert_eq!(variant_change(Some("a"), Some("b")), "`a` → `b`");
+        assert_eq!(variant_change(None, Some("b")), "`—` → `b`");
+        assert_eq!(variant_change(None, None), "—");
     }
 }

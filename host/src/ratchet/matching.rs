@@ -59,7 +59,10 @@ impl std::fmt::Display for Key {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MismatchKind {
-    /// Another GPU, driver or torch: the numbers measure another machine.
+    /// Another GPU model, or another slice of one (a MIG slice keeps the
+    /// GPU's name but not its SMs or L2): other hardware.
+    Gpu,
+    /// Another driver or torch on the same hardware.
     Environment,
     /// Other kernels: what a pull request that changes them is compared for,
     /// but not what two runs of one build should differ in.
@@ -75,13 +78,26 @@ pub struct Mismatch {
     pub current: String,
 }
 
-impl std::fmt::Display for Mismatch {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}: baseline `{}`, current `{}`",
+impl MismatchKind {
+    /// The numbers measure another machine: hardware or the software under it.
+    pub fn is_machine(self) -> bool {
+        matches!(self, MismatchKind::Gpu | MismatchKind::Environment)
+    }
+}
+
+impl Mismatch {
+    /// `GPU: A `…`, B `…``: the difference, each side by its name.
+    pub fn describe(&self, [baseline, current]: [&str; 2]) -> String {
+        format!(
+            "{}: {baseline} `{}`, {current} `{}`",
             self.field, self.baseline, self.current
         )
+    }
+}
+
+impl std::fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe(["baseline", "current"]))
     }
 }
 
@@ -93,23 +109,23 @@ pub fn mismatches(baseline: &Environment, current: &Environment) -> Vec<Mismatch
     use MismatchKind::*;
     let (b, c) = (baseline, current);
     let mut fields = vec![
-        ("GPU", Environment, b.gpu_name.clone(), c.gpu_name.clone()),
+        ("GPU", Gpu, b.gpu_name.clone(), c.gpu_name.clone()),
         (
             "compute capability",
-            Environment,
+            Gpu,
             b.compute_capability.clone(),
             c.compute_capability.clone(),
         ),
         // A MIG slice keeps the GPU's name but not its SMs or L2.
         (
             "SM count",
-            Environment,
+            Gpu,
             b.sm_count.to_string(),
             c.sm_count.to_string(),
         ),
         (
             "L2 bytes",
-            Environment,
+            Gpu,
             b.l2_bytes.to_string(),
             c.l2_bytes.to_string(),
         ),
@@ -201,8 +217,18 @@ impl Comparison {
 /// ([`decide`]). Runs with no measurement in common are incomparable: an
 /// empty report would read as "nothing regressed".
 pub fn compare(baseline: &RunFile, current: &RunFile, rule: &Rule) -> Result<Comparison> {
-    let base = index("baseline", baseline)?;
-    let cur = index("current", current)?;
+    compare_named(["baseline", "current"], baseline, current, rule)
+}
+
+/// [`compare`], its errors naming the two runs `names` (`tileattn compare`'s A and B).
+pub fn compare_named(
+    names: [&str; 2],
+    baseline: &RunFile,
+    current: &RunFile,
+    rule: &Rule,
+) -> Result<Comparison> {
+    let base = index(names[0], baseline)?;
+    let cur = index(names[1], current)?;
     let mut pairs = Vec::new();
     let mut only_baseline = Vec::new();
     for b in &baseline.measurements {
@@ -220,10 +246,12 @@ pub fn compare(baseline: &RunFile, current: &RunFile, rule: &Rule) -> Result<Com
         .collect();
     if pairs.is_empty() {
         return Err(Error::Incomparable(format!(
-            "the runs have no measurement in common (baseline suite `{}`, {} measurements; \
-             current suite `{}`, {} measurements)",
+            "the runs have no measurement in common ({} suite `{}`, {} measurements; \
+             {} suite `{}`, {} measurements)",
+            names[0],
             baseline.suite,
             baseline.measurements.len(),
+            names[1],
             current.suite,
             current.measurements.len()
         )));
@@ -293,7 +321,7 @@ mod tests {
         assert_eq!(
             summary,
             [
-                ("GPU", MismatchKind::Environment),
+                ("GPU", MismatchKind::Gpu),
                 ("kernel build", MismatchKind::KernelBuild)
             ]
         );

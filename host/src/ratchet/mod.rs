@@ -194,10 +194,12 @@ pub mod calibrate;
 pub mod decision;
 pub mod drift;
 pub mod format;
+pub mod markdown;
 pub mod matching;
 pub mod provenance;
 pub mod report;
 pub mod rule;
+pub mod rule_text;
 
 #[cfg(test)]
 mod simulation;
@@ -206,6 +208,6 @@ pub use baseline::Baseline;
 pub use calibrate::{Calibration, CalibrationReport, calibrate};
 pub use decision::{Aggregate, Decision, decide};
 pub use drift::{DEFAULT_DRIFT, DriftModel, DriftSource};
-pub use matching::{Comparison, Key, Mismatch, MismatchKind, compare, mismatches};
+pub use matching::{Comparison, Key, Mismatch, MismatchKind, compare, compare_named, mismatches};
 pub use report::Report;
 pub use rule::{Judgement, Rule, Verdict};

@@ -7,10 +7,12 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 
 use super::decision::{Aggregate, run_regressed};
-use super::drift::{DriftModel, DriftSource};
-use super::format::{fmt_g, fmt_pct, short, signed_pct};
+use super::drift::DriftSource;
+use super::format::{ci_cell, short, signed_pct, variant_change};
+use super::markdown::{regressions, write_aggregates, write_keys};
 use super::matching::{Comparison, Key, Mismatch, Row};
 use super::rule::{Rule, Verdict};
+use super::rule_text::{RuleSetting, RuleWords};
 use crate::runfile::RunFile;
 
 /// One side of the comparison, as the report names it.
@@ -27,6 +29,24 @@ pub struct Side {
 }
 
 impl Side {
+    /// `` `path` (suite fa2, 2026-…; GPU, driver 580; tileattn abc, kernels 0123…; torch 2.9) ``
+    pub fn markdown(&self) -> String {
+        format!(
+            "`{}` (suite {}, {}; {}, driver {}; tileattn {}, kernels {}{})",
+            self.path,
+            self.suite,
+            self.created_utc,
+            self.gpu_name,
+            self.driver_version,
+            self.tileattn_commit,
+            short(&self.kernel_build),
+            self.torch_version
+                .as_deref()
+                .map(|t| format!("; torch {t}"))
+                .unwrap_or_default()
+        )
+    }
+
     pub fn of(path: &str, run: &RunFile) -> Side {
         let e = &run.env;
         Side {
@@ -55,17 +75,8 @@ pub struct Counts {
 /// Everything `tileattn ratchet` found.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Report {
-    pub threshold: f64,
-    /// Run-level: the exit code's false-alarm rate is held to 1 − confidence.
-    pub confidence: f64,
-    /// Of each measurement's CI (Bonferroni over the rows).
-    pub measurement_confidence: f64,
-    /// Of each aggregate's CI (Bonferroni over the aggregates).
-    pub aggregate_confidence: f64,
-    pub resamples: usize,
-    /// The per-run drift the CIs were widened by, and where it came from.
-    pub drift: DriftModel,
-    pub drift_source: DriftSource,
+    #[serde(flatten)]
+    pub rule: RuleSetting,
     pub baseline: Side,
     pub current: Side,
     /// Differences the user allowed (`--allow-mismatch`, `--allow-kernel-change`).
@@ -109,13 +120,7 @@ impl Report {
             only_current: comparison.only_current.len(),
         };
         Report {
-            threshold: rule.threshold,
-            confidence: rule.confidence(),
-            measurement_confidence: rule.family_confidence(rows.len()),
-            aggregate_confidence: rule.family_confidence(comparison.aggregates.len()),
-            resamples: rule.bootstrap.resamples,
-            drift: rule.drift,
-            drift_source,
+            rule: RuleSetting::new(rule, drift_source, rows.len(), comparison.aggregates.len()),
             baseline,
             current,
             mismatches,
@@ -141,18 +146,10 @@ impl Report {
         if !self.regressed() {
             return "no regression".into();
         }
-        let mut what: Vec<String> = self
-            .aggregates
-            .iter()
-            .filter(|a| a.verdict == Verdict::Regressed)
-            .map(|a| format!("{} overall {}", a.implementation, signed_pct(a.ratio.ratio)))
-            .collect();
-        what.push(format!(
-            "{} of {} measurements",
-            self.counts.regressed,
-            self.rows.len()
-        ));
-        format!("regressed ({})", what.join("; "))
+        format!(
+            "regressed ({})",
+            regressions(&self.aggregates, self.counts.regressed, self.rows.len())
+        )
     }
 
     /// The report as a pull-request comment.
@@ -165,24 +162,14 @@ impl Report {
 ",
             self.headline()
         );
-        let _ = writeln!(
-            s,
-            "| overall (geometric mean of the ratios) | measurements | change | CI ({}%) | verdict |\n\
-             |---|---:|---:|---|---|",
-            fmt_g(self.aggregate_confidence * 100.0)
+        write_aggregates(
+            &mut s,
+            ["overall (geometric mean of the ratios)", "change"],
+            self.rule.aggregate_confidence,
+            &self.aggregates,
+            signed_pct,
+            verdict_cell,
         );
-        for a in &self.aggregates {
-            let _ = writeln!(
-                s,
-                "| {} | {} | {} | {} … {} | {} |",
-                a.implementation,
-                a.measurements,
-                signed_pct(a.ratio.ratio),
-                signed_pct(a.ratio.lo),
-                signed_pct(a.ratio.hi),
-                verdict_cell(a.verdict)
-            );
-        }
         let _ = writeln!(
             s,
             "\nMeasurements: **{} regressed**, {} inconclusive, {} unchanged, {} improved; \
@@ -249,52 +236,27 @@ impl Report {
 
     /// The rule in one paragraph, with this comparison's numbers.
     fn write_rule(&self, s: &mut String) {
-        let t = self.threshold;
-        let _ = writeln!(
-            s,
-            "Rule: r = median(current) / median(baseline). Its CI [lo, hi] combines, in log \
-             space, the within-run bootstrap ({} resamples) with both runs' drift (per run: {}; \
-             from {}), at {}% per measurement ({}% over {} measurements, Bonferroni) and {}% per \
-             overall line. Threshold {}: **regressed** if lo > {} and r > {}; **improved** if \
-             hi < {} and r < {}; **unchanged** if the CI lies within [{}, {}]; else \
-             **inconclusive**. The run fails if a measurement or an overall line regressed; a \
-             run in which nothing got slower by more than half the threshold fails with \
-             probability at most {}% (drift as modelled).\n",
-            self.resamples,
-            self.drift.describe(),
-            self.drift_source,
-            fmt_g(self.measurement_confidence * 100.0),
-            fmt_g(self.confidence * 100.0),
+        s.push_str(&self.rule.paragraph(
             self.rows.len(),
-            fmt_g(self.aggregate_confidence * 100.0),
-            fmt_pct(t),
-            fmt_g(1.0 + t / 2.0),
-            fmt_g(1.0 + t),
-            fmt_g(1.0 - t / 2.0),
-            fmt_g(1.0 - t),
-            fmt_g(1.0 - t),
-            fmt_g(1.0 + t),
-            fmt_g((1.0 - self.confidence) * 100.0),
-        );
+            &RuleWords {
+                ratio: "Rule: r = median(current) / median(baseline). Its CI [lo, hi]",
+                verdicts: [
+                    "**regressed**",
+                    "**improved**",
+                    "**unchanged**",
+                    "**inconclusive**",
+                ],
+                aggregate: "overall line",
+                fails: "The run fails if a measurement or an overall line regressed; a run in \
+                        which nothing got slower by more than half the threshold fails",
+            },
+        ));
+        s.push('\n');
     }
 
     fn write_sides(&self, s: &mut String) {
         for (name, side) in [("Baseline", &self.baseline), ("Current", &self.current)] {
-            let _ = writeln!(
-                s,
-                "- {name}: `{}` (suite {}, {}; {}, driver {}; tileattn {}, kernels {}{})",
-                side.path,
-                side.suite,
-                side.created_utc,
-                side.gpu_name,
-                side.driver_version,
-                side.tileattn_commit,
-                short(&side.kernel_build),
-                side.torch_version
-                    .as_deref()
-                    .map(|t| format!("; torch {t}"))
-                    .unwrap_or_default()
-            );
+            let _ = writeln!(s, "- {name}: {}", side.markdown());
         }
         s.push('\n');
     }
@@ -317,39 +279,17 @@ fn write_table(s: &mut String, rows: &[&Row]) {
     for r in rows {
         let j = &r.judgement;
         let verdict = verdict_cell(j.verdict);
-        let variant = match (&r.baseline_variant, &r.current_variant) {
-            (Some(b), Some(c)) if b == c => format!("`{c}`"),
-            (Some(b), Some(c)) => format!("`{b}` → `{c}`"),
-            (None, None) => "—".into(),
-            (b, c) => format!(
-                "`{}` → `{}`",
-                b.as_deref().unwrap_or("—"),
-                c.as_deref().unwrap_or("—")
-            ),
-        };
+        let variant = variant_change(r.baseline_variant.as_deref(), r.current_variant.as_deref());
         let _ = writeln!(
             s,
-            "| {verdict} | {} | {:.4} | {:.4} | {} | {} … {} | {} … {} | {variant} |",
+            "| {verdict} | {} | {:.4} | {:.4} | {} | {} | {} | {variant} |",
             r.key,
             r.baseline_median_ms,
             r.current_median_ms,
             signed_pct(j.ratio.ratio),
-            signed_pct(j.ratio.lo),
-            signed_pct(j.ratio.hi),
-            signed_pct(j.within_run.lo),
-            signed_pct(j.within_run.hi),
+            ci_cell(&j.ratio),
+            ci_cell(&j.within_run),
         );
-    }
-    s.push('\n');
-}
-
-fn write_keys(s: &mut String, title: &str, keys: &[Key]) {
-    if keys.is_empty() {
-        return;
-    }
-    let _ = writeln!(s, "**{title}:** {}\n", keys.len());
-    for k in keys {
-        let _ = writeln!(s, "- {k}");
     }
     s.push('\n');
 }
