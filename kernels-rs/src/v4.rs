@@ -25,9 +25,10 @@
 //! ```
 //!
 //! The turns ([`crate::turns`], FlashAttention-3's ping-pong) make one
-//! consumer's softmax run under the other's products. With three consumers
-//! (D = 64, BM = 192) there are no turns: a round of three left the tensor
-//! cores idle more than it saved (15% slower on the H100).
+//! consumer's softmax run under the other's products. Three consumers
+//! (D = 64, BM = 192) neither take turns nor overlap: each key tile's
+//! `P·V` follows its softmax, as at step 2 (a round of three turns was 15%
+//! slower on the H100, and the overlap did not pay there either).
 //!
 //! K and V have their own barriers: a stage's K is released when its `S`
 //! has landed and can be refilled while its V waits for the next tile's
@@ -259,19 +260,35 @@ fn consume<
         return;
     }
     smem.q_full.wait(0);
-    // Two consumer warpgroups take turns; three run free: a round of three
-    // turns made v4 15% slower at D = 64 on the H100 (perf-notes, v4 step 2).
-    let consumers = BM / 64;
-    let turns = Turns::new(cw / 4, if consumers == 2 { 2 } else { 1 });
+    // Two consumer warpgroups take turns and overlap each softmax with their
+    // own P·V; three run free and in sequence: at step 3 on the H100 both
+    // made the three-consumer tiles slower (perf-notes, v4 steps 2 and 3).
+    let two = BM / 64 == 2;
+    let turns = Turns::new(cw / 4, if two { 2 } else { 1 });
     turns.start();
+    // `O += P·V` of the key tile at `stage`, in a turn of its own (`last`:
+    // the block's last turn) and waited for; then the stage's V is released.
+    let pv_now =
+        |tile: &mut Overlap<E, D, BM, BN, CAUSAL>, stage: PipelineState<STAGES>, last: bool| {
+            smem.v.full(stage.index()).wait(stage.phase());
+            turns.take();
+            // SAFETY: the whole warpgroup, converged; the V tile has landed and
+            // is released only after the wait; nothing else is in flight.
+            unsafe { tile.last_pv(smem.v_tile(stage.index())) };
+            turns.pass(last);
+            if lane == 0 {
+                smem.v.empty(stage.index()).arrive();
+            }
+        };
     let mut stage = PipelineState::<STAGES>::consumer();
-    // From the second tile on: the previous tile's stage, whose V the
-    // products read.
+    // Overlapped, from the second tile on: the previous tile's stage, whose
+    // V the products read.
     let mut prev = stage;
     for n in 0..n_tiles {
         let s = stage.index();
+        let pv_behind = two && n > 0;
         smem.k.full(s).wait(stage.phase());
-        if n > 0 {
+        if pv_behind {
             smem.v.full(prev.index()).wait(prev.phase());
         }
         turns.take();
@@ -281,7 +298,7 @@ fn consume<
             tile.issue(
                 q_rows,
                 smem.k_tile(s),
-                (n > 0).then(|| smem.v_tile(prev.index())),
+                pv_behind.then(|| smem.v_tile(prev.index())),
             )
         };
         turns.pass(false);
@@ -295,21 +312,19 @@ fn consume<
         // SAFETY: as above.
         unsafe { tile.wait_pv() };
         // This warp is done with V_{n−1}.
-        if n > 0 && lane == 0 {
+        if pv_behind && lane == 0 {
             smem.v.empty(prev.index()).arrive();
         }
         tile.finish(alphas);
+        if !two {
+            pv_now(&mut tile, stage, n + 1 == n_tiles);
+        }
         prev = stage;
         stage.advance();
     }
-    // The last tile's P·V, in one more turn.
-    smem.v.full(prev.index()).wait(prev.phase());
-    turns.take();
-    // SAFETY: as above, for the last V tile; it is released after the wait.
-    unsafe { tile.last_pv(smem.v_tile(prev.index())) };
-    turns.pass(true);
-    if lane == 0 {
-        smem.v.empty(prev.index()).arrive();
+    if two {
+        // The last tile's P·V.
+        pv_now(&mut tile, prev, true);
     }
     tile.write(p, (b, h));
 }
