@@ -43,6 +43,7 @@ acyclic! {
     tileattn_host: "host/src/lib.rs",
     tileattn_kernels: "kernels-rs/src/lib.rs",
     tilespec: "tilespec/src/lib.rs",
+    tileattn_python: "python/src/lib.rs",
 }
 
 /// Integration tests and benches are crates too; they are small, so one test

@@ -1,6 +1,8 @@
 //! The GPU through cudarc (driver API, loaded at run time: tileattn builds and
-//! tests on machines without CUDA). One context, one stream, PTX modules loaded
-//! lazily per arch, a `// SAFETY:` note at every launch.
+//! tests on machines without CUDA). One context (the device's primary one, the
+//! CUDA runtime's), one stream, PTX modules loaded lazily per arch, a
+//! `// SAFETY:` note at every launch. Launches run on tileattn's own buffers,
+//! or on a caller's tensors and stream ([`Device::prepare_external`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -12,6 +14,10 @@ use cudarc::driver::{
 };
 use cudarc::nvrtc::Ptx;
 use tileattn_kernels::{Arch, AttnParams, Family, TmaMaps};
+
+/// A raw CUDA stream handle, as other libraries hand theirs over
+/// ([`Device::borrowed_stream`]).
+pub use cudarc::driver::sys::CUstream;
 
 use crate::element::to_bits;
 use crate::launch::{self, TensorDesc};
@@ -74,6 +80,14 @@ pub(crate) fn cuda_err(
 /// A tensor in device memory.
 pub struct DeviceTensor {
     pub buf: CudaSlice<u16>,
+    pub desc: TensorDesc,
+}
+
+/// A tensor in device memory another library owns (a torch tensor): where
+/// it starts, and its shape, dtype and strides.
+#[derive(Clone, Copy, Debug)]
+pub struct ExternalTensor {
+    pub addr: u64,
     pub desc: TensorDesc,
 }
 
@@ -260,14 +274,6 @@ impl Device {
         p: &Problem,
         ops: &Operands,
     ) -> Result<PreparedLaunch> {
-        launch::check(
-            variant,
-            p,
-            &ops.q.desc,
-            &ops.k.desc,
-            &ops.v.desc,
-            &ops.o.desc,
-        )?;
         if ops.lse.len() != launch::lse_len(p) {
             return Err(Error::Invalid(format!(
                 "lse has {} elements, expected {}",
@@ -283,14 +289,96 @@ impl Device {
             ptr(&ops.o.buf),
             ops.lse.device_ptr(&self.stream).0,
         ];
-        let mut params =
-            launch::params(p, addr, &ops.q.desc, &ops.k.desc, &ops.v.desc, &ops.o.desc);
+        let descs = [&ops.q.desc, &ops.k.desc, &ops.v.desc, &ops.o.desc];
+        self.prepare_at(variant, p, descs, addr, self.stream.clone())
+    }
+
+    /// The stream `raw`, which another library owns (torch's current stream),
+    /// for launches on this device: this device's context is the primary
+    /// context, the one the CUDA runtime (and so torch) uses.
+    ///
+    /// # Safety
+    ///
+    /// `raw` must be a stream of this device's primary context (or the null
+    /// stream), and stay alive while the returned stream is used.
+    pub unsafe fn borrowed_stream(&self, raw: CUstream) -> Arc<CudaStream> {
+        // SAFETY: the caller's promise above.
+        unsafe { self.ctx.wrap_borrowed_stream(raw) }
+    }
+
+    /// A launch of `variant` on tensors the caller owns (torch tensors): their
+    /// own memory and strides, nothing copied, on the caller's `stream`. The
+    /// inputs' values are not checked ([`crate::domain`] needs them on the
+    /// host): the caller's tensors stay where they are.
+    ///
+    /// # Safety
+    ///
+    /// Each address must hold device memory of this device that its
+    /// description's shape and strides stay inside (`lse`: `[batch, heads_q,
+    /// seqlen_q]` f32), alive and not written by anyone else until the launch
+    /// has run on `stream`.
+    pub unsafe fn prepare_external(
+        &self,
+        variant: &Variant,
+        p: &Problem,
+        tensors: [&ExternalTensor; 4],
+        lse: u64,
+        stream: Arc<CudaStream>,
+    ) -> Result<PreparedLaunch> {
+        if p.softmax_scale.is_sign_negative() {
+            return Err(Error::Invalid(format!(
+                "softmax scale {}: a negative scale runs as |scale| on -q, a copy of q that a \
+                 launch on the caller's tensors does not make; pass -q and scale={}",
+                p.softmax_scale, -p.softmax_scale
+            )));
+        }
+        // v1-v3 copy 16-byte chunks; every kernel reads its elements whole.
+        let align = if variant.tile.family.pipelined() {
+            16
+        } else {
+            2
+        };
+        for (name, t) in ["q", "k", "v", "o"].into_iter().zip(tensors) {
+            if !t.addr.is_multiple_of(align) {
+                return Err(Error::Invalid(format!(
+                    "{name}: data pointer {:#x} is not {align}-byte aligned, which {} needs",
+                    t.addr, variant.name
+                )));
+            }
+        }
+        if !lse.is_multiple_of(4) {
+            return Err(Error::Invalid(format!(
+                "lse: data pointer {lse:#x} is not 4-byte aligned"
+            )));
+        }
+        let [q, k, v, o] = tensors;
+        let descs = [&q.desc, &k.desc, &v.desc, &o.desc];
+        self.prepare_at(
+            variant,
+            p,
+            descs,
+            [q.addr, k.addr, v.addr, o.addr, lse],
+            stream,
+        )
+    }
+
+    /// A checked launch of `variant` on Q, K, V, O (`descs`) and LSE at
+    /// `addr`, on `stream`; Q must be [`launch::staged_q`]'s.
+    fn prepare_at(
+        &self,
+        variant: &Variant,
+        p: &Problem,
+        [q, k, v, o]: [&TensorDesc; 4],
+        addr: [u64; 5],
+        stream: Arc<CudaStream>,
+    ) -> Result<PreparedLaunch> {
+        launch::check(variant, p, q, k, v, o)?;
+        let mut params = launch::params(p, addr, q, k, v, o);
+        // The copy engine's tensor maps live in device memory the launch
+        // reads; the upload is ordered before it on the same stream (and so
+        // cannot be captured into a CUDA graph).
         let maps = if variant.tile.family == Family::V4 {
-            let descs = tma::describe_all(
-                &variant.tile,
-                [addr[0], addr[1], addr[2]],
-                [&ops.q.desc, &ops.k.desc, &ops.v.desc],
-            )?;
+            let descs = tma::describe_all(&variant.tile, [addr[0], addr[1], addr[2]], [q, k, v])?;
             let maps = tma::encoded(&descs)?;
             // SAFETY: TmaMaps is plain bytes (three 128-byte maps).
             let bytes = unsafe {
@@ -299,11 +387,10 @@ impl Device {
                     std::mem::size_of::<TmaMaps>(),
                 )
             };
-            let buf = self
-                .stream
+            let buf = stream
                 .clone_htod(bytes)
                 .map_err(cuda_err("uploading tensor maps"))?;
-            params.tma = buf.device_ptr(&self.stream).0;
+            params.tma = buf.device_ptr(&stream).0;
             Some(buf)
         } else {
             None
@@ -318,7 +405,7 @@ impl Device {
             function: self.function(variant)?,
             cfg,
             args: KernelArgs(params),
-            stream: self.stream.clone(),
+            stream,
             _maps: maps,
         })
     }
@@ -435,7 +522,8 @@ impl PreparedLaunch {
         b.arg(&self.args);
         // SAFETY: `Device::prepare` checked the problem against the variant and
         // the tensors; the geometry and shared memory are the variant's own; the
-        // buffers outlive the launch because the caller holds them.
+        // buffers outlive the launch because the caller holds them (or, from
+        // `Device::prepare_external`, because its caller promised so).
         unsafe { b.launch(self.cfg) }
             .map(|_| ())
             .map_err(cuda_err("launching"))

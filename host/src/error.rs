@@ -36,7 +36,29 @@ pub enum Error {
 
 pub type Result<T> = std::result::Result<T, Error>;
 
+/// The class of an error, which every front end reports the same way: the CLI
+/// as its exit code, the Python package as its exception type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// The caller's input, refused before any work.
+    Invalid,
+    /// No GPU to run on.
+    NoDevice,
+    /// Anything else: CUDA, the emulator, I/O, tools.
+    Other,
+}
+
 impl Error {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Error::Invalid(_) | Error::Format { .. } | Error::Incomparable(_) => Kind::Invalid,
+            Error::NoDevice(_) => Kind::NoDevice,
+            Error::Cuda { .. } | Error::Emulator(_) | Error::Io { .. } | Error::Tool { .. } => {
+                Kind::Other
+            }
+        }
+    }
+
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),

@@ -51,9 +51,14 @@ pub fn check(
             .iter()
             .all(|s| s % chunk == 0)
     };
-    if variant.tile.family.pipelined() && ![q, k, v, o].iter().all(|t| aligned(t)) {
+    let tensors = [("q", q), ("k", k), ("v", v), ("o", o)];
+    if variant.tile.family.pipelined()
+        && let Some((name, t)) = tensors.iter().find(|(_, t)| !aligned(t))
+    {
+        let Strides { batch, seq, head } = t.strides;
         return Err(Error::Invalid(format!(
-            "{} needs strides that are multiples of {chunk} elements (16-byte rows)",
+            "{} needs strides that are multiples of {chunk} elements (16-byte rows); \
+             {name} has strides [{batch}, {seq}, {head}, 1] [B,S,H,D]",
             variant.name
         )));
     }

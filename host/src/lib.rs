@@ -16,7 +16,9 @@
 //! **Runtime**, running a variant: [`registry`] (this build's variants and
 //! PTX), [`launch`] (checks and parameters shared by GPU and emulator),
 //! [`domain`] (the numbers the kernels compute right, checked before a launch),
-//! [`tma`] (tensor maps for the copy engine), [`device`] (cudarc),
+//! [`inputs`] (a caller's Q, K and V into a problem and the kernels' inputs,
+//! for every front end), [`tma`] (tensor maps for the copy engine),
+//! [`device`] (cudarc; launches on tileattn's buffers or a caller's),
 //! [`emulate`] (the CPU emulator), [`ptxas`] (resource reports) and
 //! [`occupancy`] (blocks per SM from them), [`tune_cache`] (per-build tuning
 //! results), and [`dispatch`], the one place a variant is chosen for a
@@ -44,6 +46,7 @@ pub mod element;
 pub mod emulate;
 pub mod error;
 pub mod implementations;
+pub mod inputs;
 pub mod launch;
 pub mod memory;
 pub mod metrics;

@@ -26,6 +26,7 @@ use std::process::ExitCode;
 pub use broken_pipe::end_quietly_on_broken_pipe;
 use clap::{Parser, Subcommand};
 use tileattn::host::Error;
+use tileattn::host::error::Kind;
 
 use common::{EXIT_INVALID, EXIT_NO_DEVICE, EXIT_OTHER};
 
@@ -87,10 +88,10 @@ pub fn run(cli: Cli) -> tileattn::host::Result<ExitCode> {
 }
 
 pub fn exit_code_for(e: &Error) -> ExitCode {
-    ExitCode::from(match e {
-        Error::Invalid(_) | Error::Format { .. } | Error::Incomparable(_) => EXIT_INVALID,
-        Error::NoDevice(_) => EXIT_NO_DEVICE,
-        _ => EXIT_OTHER,
+    ExitCode::from(match e.kind() {
+        Kind::Invalid => EXIT_INVALID,
+        Kind::NoDevice => EXIT_NO_DEVICE,
+        Kind::Other => EXIT_OTHER,
     })
 }
 

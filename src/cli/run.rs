@@ -7,10 +7,9 @@ use serde::Serialize;
 use tileattn::host::device::Device;
 use tileattn::host::npy::{self, Array};
 use tileattn::host::output::{Batch, FilePlan};
-use tileattn::host::problem::Problem;
 use tileattn::host::problem_key::ProblemKey;
 use tileattn::host::tensor::Layout;
-use tileattn::host::{Error, domain, emulate, tune_cache};
+use tileattn::host::{Error, emulate, inputs, tune_cache};
 
 use super::written::Written;
 
@@ -110,35 +109,15 @@ pub fn run(args: Args) -> tileattn::host::Result<ExitCode> {
         shape4("k", &args.k, &ka)?,
         shape4("v", &args.v, &va)?,
     );
-    if ks != vs {
-        return Err(Error::Invalid(format!(
-            "k has shape {ks:?} but v has {vs:?}"
-        )));
-    }
-    if qs[0] != ks[0] || qs[3] != ks[3] {
-        return Err(Error::Invalid(format!(
-            "q {qs:?} and k {ks:?} disagree on batch or head_dim"
-        )));
-    }
-    let mut p = Problem::new(qs[0], qs[2], ks[2], qs[1], ks[1], qs[3], dtype, args.causal)
-        .with_operand_values(values);
-    if let Some(s) = args.scale {
-        p.softmax_scale = s;
-    }
-    p.validate()?;
-    tileattn::host::memory::check_host(&p, 1)?;
+    let p =
+        inputs::problem(qs, ks, vs, dtype, args.causal, args.scale)?.with_operand_values(values);
     for x in [&mut qa, &mut ka, &mut va]
         .into_iter()
         .flat_map(|a| a.data.iter_mut())
     {
         *x = values.round(*x);
     }
-    let (q, k, v) = (
-        domain::tensor("q", dtype, qs, &qa.data)?,
-        domain::tensor("k", dtype, ks, &ka.data)?,
-        domain::tensor("v", dtype, vs, &va.data)?,
-    );
-    domain::check_scores(&p, &q, &k)?;
+    let [q, k, v] = inputs::tensors(&p, &qa.data, &ka.data, &va.data)?;
 
     let device = if args.emulate {
         None
@@ -159,14 +138,7 @@ pub fn run(args: Args) -> tileattn::host::Result<ExitCode> {
             None => emulate::run(variant, &p, &q, &k, &v, Layout::Bshd),
         },
     )?;
-    let o_f32: Vec<f32> = (0..p.batch)
-        .flat_map(|b| {
-            (0..p.seqlen_q).flat_map(move |s| {
-                (0..p.heads_q).flat_map(move |h| (0..p.head_dim).map(move |c| (b, s, h, c)))
-            })
-        })
-        .map(|(b, s, h, c)| o.get(b, s, h, c))
-        .collect();
+    let o_f32 = inputs::bshd_f32(&o);
     // O and LSE are one result: both new files or both old ones.
     let mut batch = Batch::new();
     batch.add(
