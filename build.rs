@@ -15,6 +15,8 @@
 
 #[path = "build/entries.rs"]
 mod entries;
+#[path = "build/launch_bounds.rs"]
+mod launch_bounds;
 #[path = "build/ptx_build.rs"]
 mod ptx_build;
 #[path = "build/ptx_link.rs"]
@@ -88,8 +90,16 @@ fn build() -> Result<(), String> {
                         tools,
                     )?;
                     let ptx_path = out.join(format!("tileattn-{}.ptx", arch.name()));
-                    std::fs::copy(&ptx, &ptx_path)
-                        .map_err(|e| format!("copy {}: {e}", ptx.display()))?;
+                    let capped: Vec<(String, usize)> = in_arch
+                        .iter()
+                        .filter(|v| v.tile.family == tilespec::Family::V4)
+                        .map(|v| (v.entry_name(), v.tile.threads()))
+                        .collect();
+                    let text = std::fs::read_to_string(&ptx)
+                        .map_err(|e| format!("{}: {e}", ptx.display()))?;
+                    let text = launch_bounds::cap_entries(&text, &capped)?;
+                    std::fs::write(&ptx_path, text)
+                        .map_err(|e| format!("{}: {e}", ptx_path.display()))?;
                     Ok((arch, ptx_path))
                 })
             })

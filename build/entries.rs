@@ -37,7 +37,7 @@ fn kernel_path(v: &VariantSpec) -> String {
             "tileattn_kernels::v1::attn_fwd::<{e}, {}, {}, {}, {}, {}, {}>",
             t.head_dim, t.block_m, t.block_n, t.warps, t.stages, v.causal
         ),
-        Family::V2 | Family::V3 => format!(
+        Family::V2 | Family::V3 | Family::V4 => format!(
             "tileattn_kernels::{}::attn_fwd::<{e}, {}, {}, {}, {}, {}, {}>",
             t.family.name(),
             t.head_dim,

@@ -184,6 +184,11 @@ fn kernel_v3_matches_reference_on_emulator() {
 }
 
 #[test]
+fn kernel_v4_matches_reference_on_emulator() {
+    sweep(Family::V4, Tier::Sampled);
+}
+
+#[test]
 #[ignore = "full tier (cargo test --workspace -- --include-ignored): every variant, minutes on 2 cores"]
 fn every_v0_variant_matches_reference_on_emulator() {
     sweep(Family::V0, Tier::Every);
@@ -205,4 +210,10 @@ fn every_v2_variant_matches_reference_on_emulator() {
 #[ignore = "full tier (cargo test --workspace -- --include-ignored): every variant, minutes on 2 cores"]
 fn every_v3_variant_matches_reference_on_emulator() {
     sweep(Family::V3, Tier::Every);
+}
+
+#[test]
+#[ignore = "full tier (cargo test --workspace -- --include-ignored): every variant, minutes on 2 cores"]
+fn every_v4_variant_matches_reference_on_emulator() {
+    sweep(Family::V4, Tier::Every);
 }

@@ -13,7 +13,7 @@ use cudarc::driver::{
     LaunchConfig, PushKernelArg,
 };
 use cudarc::nvrtc::Ptx;
-use tileattn_kernels::{Arch, AttnParams};
+use tileattn_kernels::{Arch, AttnParams, Family, TmaMaps};
 
 /// A raw CUDA stream handle, as other libraries hand theirs over
 /// ([`Device::borrowed_stream`]).
@@ -24,6 +24,7 @@ use crate::launch::{self, TensorDesc};
 use crate::problem::Problem;
 use crate::registry::{Registry, Variant};
 use crate::tensor::{Layout, Tensor};
+use crate::tma;
 use crate::{Error, Result};
 
 /// Above this, a kernel must opt in to more dynamic shared memory.
@@ -372,7 +373,28 @@ impl Device {
         stream: Arc<CudaStream>,
     ) -> Result<PreparedLaunch> {
         launch::check(variant, p, q, k, v, o)?;
-        let params = launch::params(p, addr, q, k, v, o);
+        let mut params = launch::params(p, addr, q, k, v, o);
+        // The copy engine's tensor maps live in device memory the launch
+        // reads; the upload is ordered before it on the same stream (and so
+        // cannot be captured into a CUDA graph).
+        let maps = if variant.tile.family == Family::V4 {
+            let descs = tma::describe_all(&variant.tile, [addr[0], addr[1], addr[2]], [q, k, v])?;
+            let maps = tma::encoded(&descs)?;
+            // SAFETY: TmaMaps is plain bytes (three 128-byte maps).
+            let bytes = unsafe {
+                std::slice::from_raw_parts(
+                    &maps as *const TmaMaps as *const u8,
+                    std::mem::size_of::<TmaMaps>(),
+                )
+            };
+            let buf = stream
+                .clone_htod(bytes)
+                .map_err(cuda_err("uploading tensor maps"))?;
+            params.tma = buf.device_ptr(&stream).0;
+            Some(buf)
+        } else {
+            None
+        };
         let [gx, gy, gz] = variant.grid(p);
         let cfg = LaunchConfig {
             grid_dim: (gx, gy, gz),
@@ -384,6 +406,7 @@ impl Device {
             cfg,
             args: KernelArgs(params),
             stream,
+            _maps: maps,
         })
     }
 
@@ -488,6 +511,8 @@ pub struct PreparedLaunch {
     cfg: LaunchConfig,
     args: KernelArgs,
     stream: Arc<CudaStream>,
+    /// The tensor maps `args` points at (v4), kept alive with the launch.
+    _maps: Option<CudaSlice<u8>>,
 }
 
 impl PreparedLaunch {

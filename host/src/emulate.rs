@@ -2,11 +2,13 @@
 //! the GPU runs, compiled for the host.
 
 use tileattn_kernels::prims::emu::{self, LaunchDims};
+use tileattn_kernels::{Family, TmaMaps};
 
 use crate::launch::{self, TensorDesc};
 use crate::problem::Problem;
 use crate::registry::Variant;
 use crate::tensor::{Layout, Tensor};
+use crate::tma;
 use crate::{Error, Result};
 
 impl Tensor {
@@ -48,7 +50,21 @@ pub fn run(
         o.data.as_mut_ptr() as u64,
         lse.as_mut_ptr() as u64,
     ];
-    let params = launch::params(p, addr, &q.desc(), &k.desc(), &v.desc(), &o.desc());
+    let mut params = launch::params(p, addr, &q.desc(), &k.desc(), &v.desc(), &o.desc());
+    // The emulated copy engine reads these descriptions; they outlive the launch.
+    let maps = if variant.tile.family == Family::V4 {
+        let descs = tma::describe_all(
+            &variant.tile,
+            [addr[0], addr[1], addr[2]],
+            [&q.desc(), &k.desc(), &v.desc()],
+        )?;
+        Some(Box::new(tma::emulated(&descs)))
+    } else {
+        None
+    };
+    if let Some(m) = &maps {
+        params.tma = &**m as *const TmaMaps as u64;
+    }
     let dims = LaunchDims {
         grid: variant.grid(p),
         block: variant.tile.threads() as u32,

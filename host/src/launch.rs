@@ -130,6 +130,8 @@ pub fn params(
         seqlen_q: p.seqlen_q,
         seqlen_k: p.seqlen_k,
         softmax_scale: p.softmax_scale.abs(),
+        // Set by the launch paths of the families that use the copy engine.
+        tma: 0,
     }
 }
 

@@ -17,11 +17,12 @@
 //! PTX), [`launch`] (checks and parameters shared by GPU and emulator),
 //! [`domain`] (the numbers the kernels compute right, checked before a launch),
 //! [`inputs`] (a caller's Q, K and V into a problem and the kernels' inputs,
-//! for every front end), [`device`] (cudarc; launches on tileattn's buffers or
-//! a caller's), [`emulate`] (the CPU emulator), [`ptxas`] (resource
-//! reports) and [`occupancy`] (blocks per SM from them), [`tune_cache`]
-//! (per-build tuning results), and [`dispatch`], the one place a variant is
-//! chosen for a problem.
+//! for every front end), [`tma`] (tensor maps for the copy engine),
+//! [`device`] (cudarc; launches on tileattn's buffers or a caller's),
+//! [`emulate`] (the CPU emulator), [`ptxas`] (resource reports) and
+//! [`occupancy`] (blocks per SM from them), [`tune_cache`] (per-build tuning
+//! results), and [`dispatch`], the one place a variant is chosen for a
+//! problem.
 //!
 //! **Lab**, measuring and reporting: what to measure ([`suites`],
 //! [`suite_file`]); the run-file schema [`runfile`] and [`run_record`] (a run
@@ -68,6 +69,7 @@ pub mod suite_file;
 pub mod suites;
 pub mod tensor;
 pub mod timing;
+pub mod tma;
 pub mod torch_side;
 pub mod tune;
 pub mod tune_cache;

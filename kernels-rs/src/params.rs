@@ -1,5 +1,7 @@
 //! The one parameter struct every attention kernel takes, shared by device and host.
 
+use crate::prims::TensorMap;
+
 /// Element strides of a rank-4 tensor whose last (head-dim) axis is contiguous.
 ///
 /// BSHD (`[batch, seq, head, dim]`) and BHSD (`[batch, head, seq, dim]`) are both
@@ -45,6 +47,20 @@ pub struct AttnParams {
     pub seqlen_k: u32,
     /// Softmax scale applied to QKᵀ (1/√d by default).
     pub softmax_scale: f32,
+    /// Address of the [`TmaMaps`] of Q, K and V for the families that load
+    /// through the copy engine (v4); 0 for the others.
+    pub tma: u64,
+}
+
+/// The tensor maps of a launch that loads through the copy engine: each a
+/// rank-4 map `[D, seq, heads, batch]` (innermost first) of 16-bit elements
+/// with boxes of 64 columns × the tile's rows, in the 128-byte swizzle.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct TmaMaps {
+    pub q: TensorMap,
+    pub k: TensorMap,
+    pub v: TensorMap,
 }
 
 impl AttnParams {

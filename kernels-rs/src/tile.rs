@@ -17,10 +17,14 @@ pub enum Family {
     /// v2 with each warpgroup's softmax overlapped with its own `P·V`: sm_90a
     /// only, at least three stages.
     V3,
+    /// Warp-specialized: a producer warpgroup loads Q, K and V through the
+    /// copy engine (TMA) into an `mbarrier`-guarded ring; two or three
+    /// consumer warpgroups compute as v2. sm_90a only.
+    V4,
 }
 
 impl Family {
-    pub const ALL: [Family; 4] = [Family::V0, Family::V1, Family::V2, Family::V3];
+    pub const ALL: [Family; 5] = [Family::V0, Family::V1, Family::V2, Family::V3, Family::V4];
 
     pub const fn name(self) -> &'static str {
         match self {
@@ -28,12 +32,18 @@ impl Family {
             Family::V1 => "v1",
             Family::V2 => "v2",
             Family::V3 => "v3",
+            Family::V4 => "v4",
         }
     }
 
     /// Whether the family has a K/V pipeline (and a `stages` knob).
     pub const fn pipelined(self) -> bool {
         !matches!(self, Family::V0)
+    }
+
+    /// Whether the family reads its operands with `wgmma` (sm_90a only).
+    pub const fn wgmma(self) -> bool {
+        matches!(self, Family::V2 | Family::V3 | Family::V4)
     }
 }
 
@@ -136,20 +146,23 @@ impl Rule {
             Rule::RowsPerWarp => {
                 "v1 gives each warp 16 or 32 query rows: block_m must equal 16 * warps or 32 * warps; \
                  v2 and v3 give each warpgroup (4 warps) 64 rows: block_m = 16 * warps, warps a \
-                 multiple of 4"
+                 multiple of 4; v4 has a producer warpgroup and two or three consumer ones: \
+                 warps = 12 or 16, block_m = 16 * (warps - 4)"
             }
             Rule::TileDivisibility => {
                 "tiles must divide evenly: v0 needs (warps*32) % block_m == 0 and head_dim, block_n \
                  divisible by the threads per row; v1 needs block_n % 16 == 0 and every tile load \
-                 to split into whole 16-byte chunks per thread; v2 and v3 also need block_n of 64 or \
+                 to split into whole 16-byte chunks per thread; v2, v3 and v4 also need block_n of 64 or \
                  128 (the wgmma shapes they instantiate)"
             }
             Rule::Stages => {
-                "stages must be 1 for v0, between 2 and 4 for v1 and v2, and 3 or 4 for v3 (its \
+                "stages must be 1 for v0, between 2 and 4 for v1, v2 and v4, and 3 or 4 for v3 (its \
                  P·V lags one tile behind, so one more tile stays resident)"
             }
             Rule::SharedMemory => "shared memory per block exceeds the arch's opt-in limit",
-            Rule::Arch => "v2 and v3 use wgmma, which only sm_90a PTX has (archs = [\"sm_90a\"])",
+            Rule::Arch => {
+                "v2, v3 and v4 use wgmma, which only sm_90a PTX has (archs = [\"sm_90a\"])"
+            }
         }
     }
 }
@@ -173,6 +186,13 @@ impl TileConfig {
             Family::V2 | Family::V3 => {
                 (bm * d + 2 * self.stages * bn * d) * ELEM_BYTES + SWIZZLE_ALIGN
             }
+            // v2's, written by the copy engine, and the mbarriers: Q's, and a
+            // full and an empty one per stage for K and for V.
+            Family::V4 => {
+                (bm * d + 2 * self.stages * bn * d) * ELEM_BYTES
+                    + SWIZZLE_ALIGN
+                    + 8 * (1 + 4 * self.stages)
+            }
         }
     }
 
@@ -181,7 +201,7 @@ impl TileConfig {
         if let Err(r) = self.check_shape() {
             return Err(r);
         }
-        if matches!(self.family, Family::V2 | Family::V3) && !matches!(arch, Arch::Sm90a) {
+        if self.family.wgmma() && !matches!(arch, Arch::Sm90a) {
             return Err(Rule::Arch);
         }
         if self.smem_bytes() > arch.max_smem_per_block() {
@@ -211,11 +231,15 @@ impl TileConfig {
                     return Err(Rule::TileDivisibility);
                 }
             }
-            Family::V1 | Family::V2 | Family::V3 => {
-                let wgmma = matches!(self.family, Family::V2 | Family::V3);
+            Family::V1 | Family::V2 | Family::V3 | Family::V4 => {
+                let wgmma = self.family.wgmma();
                 let rows_ok = match self.family {
                     Family::V2 | Family::V3 => {
                         self.warps.is_multiple_of(4) && bm == 16 * self.warps
+                    }
+                    // One producer and two or three consumer warpgroups.
+                    Family::V4 => {
+                        (self.warps == 12 || self.warps == 16) && bm == 16 * (self.warps - 4)
                     }
                     _ => bm == 16 * self.warps || bm == 32 * self.warps,
                 };
@@ -236,8 +260,11 @@ impl TileConfig {
                     || bn % 16 != 0
                     || bn > 128
                     || (wgmma && bn != 64 && bn != 128)
-                    || !(bn * chunks_per_row).is_multiple_of(t)
-                    || !(bm * chunks_per_row).is_multiple_of(t)
+                    // cp.async loads split into whole chunks per thread; the
+                    // copy engine (v4) has no such constraint.
+                    || (!matches!(self.family, Family::V4)
+                        && (!(bn * chunks_per_row).is_multiple_of(t)
+                            || !(bm * chunks_per_row).is_multiple_of(t)))
                 {
                     return Err(Rule::TileDivisibility);
                 }

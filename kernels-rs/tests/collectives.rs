@@ -1145,7 +1145,10 @@ fn missing_barrier_arrival_is_reported_as_deadlock() {
         Err(EmuError::Deadlock {
             block: [2, 0, 0],
             at_barrier: 63,
+            at_named_barrier: 0,
             at_warp_sync: 0,
+            at_mbarrier: 0,
+            at_setmaxnreg: 0,
             exited: 1,
         })
     );
@@ -1163,7 +1166,10 @@ fn missing_barrier_arrival_is_reported_as_deadlock() {
         Err(EmuError::Deadlock {
             block: [0, 0, 0],
             at_barrier: 32,
+            at_named_barrier: 0,
             at_warp_sync: 0,
+            at_mbarrier: 0,
+            at_setmaxnreg: 0,
             exited: 32,
         })
     );
@@ -1182,7 +1188,10 @@ fn missing_barrier_arrival_is_reported_as_deadlock() {
         Err(EmuError::Deadlock {
             block: [0, 0, 0],
             at_barrier: 0,
+            at_named_barrier: 0,
             at_warp_sync: 31,
+            at_mbarrier: 0,
+            at_setmaxnreg: 0,
             exited: 33,
         })
     );

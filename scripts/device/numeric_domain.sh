@@ -17,12 +17,12 @@ q = np.load(f"{d}/q.npy"); q[0, 3, 1, 5] = np.nan; np.save(f"{d}/q_nan.npy", q)
 v = np.load(f"{d}/v.npy"); v[0, 0, 0, 0] = 1e5; np.save(f"{d}/v_big.npy", v)
 PY
 status=0
-for family in v0 v1 v2 v3; do
+for family in v0 v1 v2 v3 v4; do
   variant=$($B variants | awk -v f="attn_fwd_${family}_d64_f16_" 'index($1, f) == 1 && $1 ~ /_noncausal$/ { print $1; exit }')
   for scale in -0.125 -8 1e-30 2e4 -2e4; do
     for where in gpu emu; do
       flag=$([ $where = emu ] && echo --emulate)
-      $B run $flag --variant "$variant" --q "$D/q.npy" --k "$D/k.npy" --v "$D/v.npy" \
+      $B run $flag --dtype f16 --variant "$variant" --q "$D/q.npy" --k "$D/k.npy" --v "$D/v.npy" \
         --scale="$scale" --out "$D/o-$where.npy" --lse "$D/lse-$where.npy" 2>> "$R/domain.log"
     done
     python3 - "$D" "$family" "$scale" <<'PY' | tee -a "$R/domain.txt" || status=1
@@ -42,7 +42,7 @@ done
 for args in "--q $D/q_nan.npy --k $D/k.npy --v $D/v.npy" \
             "--q $D/q.npy --k $D/k.npy --v $D/v_big.npy" \
             "--q $D/q.npy --k $D/k.npy --v $D/v.npy --scale=1e8"; do
-  $B run $args --out "$D/refused.npy" 2>> "$R/domain.log"
+  $B run $args --dtype f16 --out "$D/refused.npy" 2>> "$R/domain.log"
   code=$?
   echo "refused ($args): exit $code" | tee -a "$R/domain.txt"
   [ $code = 2 ] && [ ! -e "$D/refused.npy" ] || status=1

@@ -4,7 +4,9 @@
 use core::arch::asm;
 use core::arch::nvptx;
 
+mod hopper;
 mod wgmma;
+pub(crate) use hopper::*;
 pub(crate) use wgmma::*;
 
 #[inline(always)]

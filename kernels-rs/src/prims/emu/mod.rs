@@ -24,12 +24,22 @@
 
 mod async_state;
 mod groups;
+mod hopper;
+mod mbarrier;
+mod named_barrier;
+mod read_guard;
+mod regs;
 mod sched;
+mod tma;
 mod warp;
 mod wgmma;
 
+pub(crate) use hopper::*;
 pub use sched::{EmuError, LaunchDims, launch};
-pub(crate) use sched::{block_dim, block_idx, dyn_smem, grid_dim, sync_threads, thread_idx};
+pub(crate) use sched::{
+    block_dim, block_idx, dyn_smem, grid_dim, named_barrier_arrive, named_barrier_sync,
+    sync_threads, thread_idx,
+};
 pub(crate) use warp::*;
 pub(crate) use wgmma::*;
 

@@ -1,7 +1,7 @@
 //! Fiber scheduler: launches a grid, runs each block's threads as fibers, and
 //! implements the block barrier and the warp rendezvous the collectives use.
 
-use core::cell::{Cell, UnsafeCell};
+use core::cell::{Cell, RefCell, UnsafeCell};
 use core::ptr;
 use std::boxed::Box;
 use std::sync::Mutex;
@@ -12,13 +12,19 @@ use corosensei::stack::DefaultStack;
 use corosensei::{Coroutine, CoroutineResult, Yielder};
 
 use super::async_state::{CpAsyncQueue, InFlightReads, WgmmaQueue};
+use super::mbarrier::MBarriers;
+use super::named_barrier::{Arrival, NAMED_BARRIERS, NamedBarriers};
+use super::regs::RegisterPool;
+use super::tma::{BulkLoads, BulkStoreQueue};
 
 /// Stack of one emulated GPU thread. Generous: it is virtual memory, and only
 /// the pages a kernel touches become resident.
 const FIBER_STACK_BYTES: usize = 256 * 1024;
 
-/// Shared memory base alignment (the GPU guarantees at least 16; be strict).
-const SMEM_ALIGN: usize = 128;
+/// Shared memory base alignment (the GPU guarantees at least 16; be strict):
+/// 1024, so that the 128-byte swizzle, a function of address bits 4–9, is
+/// the same function of the block's shared offsets as on the GPU.
+const SMEM_ALIGN: usize = 1024;
 
 /// Bytes a lane can contribute to one warp rendezvous.
 pub(crate) const WARP_SLOT_BYTES: usize = 64;
@@ -38,25 +44,87 @@ pub enum EmuError {
     /// The block size is zero, above 1024, or not a whole number of warps.
     BadBlock(u32),
     /// No thread of a block could make progress: some wait at a barrier or a
-    /// warp collective that the others will never reach.
+    /// warp collective that the others will never reach, for an `mbarrier`
+    /// phase that will never complete, or for registers that will never be
+    /// freed.
     Deadlock {
         block: [u32; 3],
+        /// At `bar.sync 0` (`sync_threads`).
         at_barrier: u32,
+        /// At `bar.sync` of barriers 1..=15.
+        at_named_barrier: u32,
         at_warp_sync: u32,
+        /// In `mbarrier.try_wait` for a phase.
+        at_mbarrier: u32,
+        /// In `setmaxnreg`, for the rest of their warpgroup or for registers.
+        at_setmaxnreg: u32,
         exited: u32,
     },
     /// A thread exited with `wgmma` chains issued and not waited for: on the
     /// GPU they could still be writing its registers.
     WgmmaInFlight { block: [u32; 3], thread: u32 },
-    /// A `cp.async` and an issued `wgmma` chain meet at byte `offset` of the
-    /// block's shared memory while both are in flight (the copy issued after
-    /// the chain and before its wait, or the chain over a copy not yet
-    /// waited for): on the GPU the copy may land while the chain reads.
-    /// `thread` issued the second of the two.
+    /// A `cp.async` or TMA load and an issued `wgmma` chain meet at byte
+    /// `offset` of the block's shared memory while both are in flight (the
+    /// copy issued after the chain and before its wait, or the chain over a
+    /// `cp.async` not yet waited for; over a TMA load in flight it is
+    /// [`EmuError::ReadBeforeTmaLanded`]): on the GPU the copy may land while
+    /// the chain reads. `thread` issued the second of the two (`offset`: for
+    /// a TMA load, the box's first byte).
     CopyRacesWgmma {
         block: [u32; 3],
         thread: u32,
         offset: usize,
+    },
+    /// Every arrival of phase `phase` of the `mbarrier` at shared byte
+    /// `barrier` is in, and its copies delivered `excess` bytes more than the
+    /// phase announced with `expect_tx`: the phase can never complete.
+    TxOverdelivered {
+        block: [u32; 3],
+        barrier: usize,
+        phase: u64,
+        excess: u64,
+    },
+    /// Phase `phase` of the `mbarrier` at shared byte `barrier` completed
+    /// while `bytes` of TMA loads crediting it were in flight (announced for
+    /// a later phase, or not at all): waiters were released before the data
+    /// landed.
+    PhaseCompletedInFlight {
+        block: [u32; 3],
+        barrier: usize,
+        phase: u64,
+        bytes: u64,
+    },
+    /// `thread` read shared byte `offset` (by `ldmatrix`, a `wgmma` operand
+    /// or a TMA store) while a TMA load into it was in flight: its barrier
+    /// phase had not completed.
+    ReadBeforeTmaLanded {
+        block: [u32; 3],
+        thread: u32,
+        offset: usize,
+    },
+    /// The block stopped moving while warpgroup `warpgroup` waited in
+    /// `setmaxnreg.inc` to go from `held` to `requested` registers per
+    /// thread, with `free` registers in the pool: the block's warpgroups ask
+    /// for more than the register file, or the `dec` that would free them is
+    /// never reached.
+    RegisterBudget {
+        block: [u32; 3],
+        warpgroup: u32,
+        held: u32,
+        requested: u32,
+        free: u32,
+    },
+    /// A thread exited with TMA stores not covered by a
+    /// `cp.async.bulk.wait_group.read`: on the GPU they could still be
+    /// reading shared memory that the block's exit frees.
+    BulkStoreInFlight { block: [u32; 3], thread: u32 },
+    /// `thread` used Hopper's asynchronous machinery against the ISA's
+    /// rules (`what` says how): an operand out of range, a barrier used
+    /// before its `init`, a collective its threads executed differently.
+    InvalidOperation {
+        block: [u32; 3],
+        thread: u32,
+        what: &'static str,
     },
 }
 
@@ -70,13 +138,18 @@ impl core::fmt::Display for EmuError {
             EmuError::Deadlock {
                 block,
                 at_barrier,
+                at_named_barrier,
                 at_warp_sync,
+                at_mbarrier,
+                at_setmaxnreg,
                 exited,
             } => write!(
                 f,
                 "emulator: block {block:?} deadlocked: {at_barrier} threads wait at a barrier, \
-                 {at_warp_sync} at a warp collective, {exited} have exited (a barrier or \
-                 collective not reached by every thread)"
+                 {at_named_barrier} at a named barrier, {at_warp_sync} at a warp collective, \
+                 {at_mbarrier} for an mbarrier phase, {at_setmaxnreg} in setmaxnreg, \
+                 {exited} have exited (a barrier or collective not reached by every thread, \
+                 an mbarrier phase that misses arrivals or bytes, or registers never freed)"
             ),
             EmuError::WgmmaInFlight { block, thread } => write!(
                 f,
@@ -89,11 +162,69 @@ impl core::fmt::Display for EmuError {
                 offset,
             } => write!(
                 f,
-                "emulator: in block {block:?}, thread {thread} issued a cp.async or wgmma \
-                 chain that meets the other in flight at shared byte {offset} (a buffer may \
-                 be refilled only after the wait of the chain that reads it, and read only \
-                 after the wait of the copy that fills it)"
+                "emulator: in block {block:?}, thread {thread} issued a cp.async, TMA load \
+                 or wgmma chain that meets the other in flight at shared byte {offset} (a \
+                 buffer may be refilled only after the wait of the chain that reads it, and \
+                 read only after the wait of the copy that fills it)"
             ),
+            EmuError::TxOverdelivered {
+                block,
+                barrier,
+                phase,
+                excess,
+            } => write!(
+                f,
+                "emulator: in block {block:?}, the mbarrier at shared byte {barrier} got all \
+                 arrivals of phase {phase} and {excess} bytes more than its expect_tx \
+                 announced (a TMA box larger than announced, or a load crediting the wrong \
+                 barrier)"
+            ),
+            EmuError::PhaseCompletedInFlight {
+                block,
+                barrier,
+                phase,
+                bytes,
+            } => write!(
+                f,
+                "emulator: in block {block:?}, phase {phase} of the mbarrier at shared byte \
+                 {barrier} completed with {bytes} bytes of TMA loads crediting it still in \
+                 flight (their bytes were not announced with arrive_expect_tx before the \
+                 phase's last arrival)"
+            ),
+            EmuError::ReadBeforeTmaLanded {
+                block,
+                thread,
+                offset,
+            } => write!(
+                f,
+                "emulator: in block {block:?}, thread {thread} read shared byte {offset} while \
+                 a TMA load into it was in flight (wait on the load's mbarrier phase first)"
+            ),
+            EmuError::RegisterBudget {
+                block,
+                warpgroup,
+                held,
+                requested,
+                free,
+            } => write!(
+                f,
+                "emulator: in block {block:?}, warpgroup {warpgroup} waits forever in \
+                 setmaxnreg.inc to go from {held} to {requested} registers per thread: the \
+                 pool has {free} of the 65536 and no warp will return more (the warpgroups \
+                 ask for more than the register file, or the setmaxnreg.dec that frees them \
+                 is never reached)"
+            ),
+            EmuError::BulkStoreInFlight { block, thread } => write!(
+                f,
+                "emulator: thread {thread} of block {block:?} exited with TMA stores not \
+                 waited for (bulk_commit and bulk_wait_read before exit: the block's shared \
+                 memory is freed when it exits)"
+            ),
+            EmuError::InvalidOperation {
+                block,
+                thread,
+                what,
+            } => write!(f, "emulator: in block {block:?}, thread {thread}: {what}"),
         }
     }
 }
@@ -102,10 +233,17 @@ impl std::error::Error for EmuError {}
 
 /// What a suspended fiber waits for.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Wait {
+pub(crate) enum Wait {
     None,
+    /// `bar.sync 0`.
     Barrier,
+    /// `bar.sync` of barriers 1..=15.
+    NamedBarrier,
     Warp,
+    MBarrier,
+    Registers,
+    /// The thread broke a rule and the launch is failing.
+    Failed,
 }
 
 /// One warp's rendezvous state. Lanes deposit into the slot bank of the current
@@ -121,8 +259,7 @@ pub(crate) struct Block {
     idx: [u32; 3],
     dims: LaunchDims,
     smem: *mut u8,
-    bar_arrived: Cell<u32>,
-    bar_generation: Cell<u64>,
+    named: NamedBarriers,
     /// Bumped whenever a thread arrives somewhere or exits: a scheduling pass
     /// without it moving means nobody can move again.
     progress: Cell<u64>,
@@ -132,6 +269,11 @@ pub(crate) struct Block {
     /// The first copy and chain found racing: (thread, offset), see
     /// [`EmuError::CopyRacesWgmma`].
     pub(crate) copy_race: Cell<Option<(u32, usize)>>,
+    pub(crate) mbarriers: MBarriers,
+    pub(crate) bulk_loads: BulkLoads,
+    pub(crate) regs: RegisterPool,
+    /// The first rule a thread broke (see [`fail`]).
+    fault: RefCell<Option<EmuError>>,
 }
 
 /// Per-thread state, reachable from the prims through [`CURRENT`].
@@ -144,6 +286,8 @@ pub(crate) struct ThreadCtx {
     pub(crate) cp_async: UnsafeCell<CpAsyncQueue>,
     /// `wgmma` chains issued but not yet performed.
     pub(crate) wgmma: UnsafeCell<WgmmaQueue>,
+    /// TMA stores issued but not yet performed.
+    pub(crate) bulk_stores: UnsafeCell<BulkStoreQueue>,
 }
 
 std::thread_local! {
@@ -166,7 +310,8 @@ pub(crate) fn with_ctx<R>(f: impl FnOnce(&ThreadCtx, &Block) -> R) -> R {
     unsafe { f(&*ctx, &*(*ctx).block) }
 }
 
-fn suspend(ctx: &ThreadCtx, why: Wait) {
+/// Gives up the CPU until the scheduler's next pass, waiting for `why`.
+pub(crate) fn suspend(ctx: &ThreadCtx, why: Wait) {
     ctx.wait.set(why);
     // SAFETY: the yielder was stored by this fiber's entry closure and is valid
     // for the fiber's whole life.
@@ -190,25 +335,91 @@ impl Block {
     pub(crate) fn smem_base(&self) -> *mut u8 {
         self.smem
     }
+
+    pub(crate) fn idx(&self) -> [u32; 3] {
+        self.idx
+    }
+
+    pub(crate) fn smem_bytes(&self) -> usize {
+        self.dims.smem_bytes
+    }
+
+    /// Records that a thread arrived somewhere or an operation completed:
+    /// the deadlock check looks for passes without any.
+    pub(crate) fn progressed(&self) {
+        self.progress.set(self.progress.get() + 1);
+    }
+}
+
+/// Fails the launch with `err` (unless an earlier fault already does): the
+/// calling thread stops here, and the scheduler ends the block.
+pub(crate) fn fail(err: EmuError) -> ! {
+    let mut err = Some(err);
+    loop {
+        with_ctx(|ctx, b| {
+            if let Some(e) = err.take() {
+                b.fault.borrow_mut().get_or_insert(e);
+            }
+            suspend(ctx, Wait::Failed)
+        })
+    }
+}
+
+/// [`EmuError::InvalidOperation`] for the calling thread.
+pub(crate) fn invalid(what: &'static str) -> ! {
+    let (block, thread) = with_ctx(|c, b| (b.idx, c.tid));
+    fail(EmuError::InvalidOperation {
+        block,
+        thread,
+        what,
+    })
 }
 
 pub(crate) fn dyn_smem() -> *mut u8 {
     with_ctx(|_, b| b.smem)
 }
 
-/// `__syncthreads()`: wait until every thread of the block has arrived.
+/// `__syncthreads()` (`bar.sync 0`): wait until every thread of the block
+/// has arrived.
 pub(crate) fn sync_threads() {
+    named_barrier(0, block_dim(), true)
+}
+
+/// `bar.sync id, threads`.
+pub(crate) fn named_barrier_sync(id: u32, threads: u32) {
+    named_barrier(id, threads, true)
+}
+
+/// `bar.arrive id, threads`.
+pub(crate) fn named_barrier_arrive(id: u32, threads: u32) {
+    named_barrier(id, threads, false)
+}
+
+/// One thread's arrival at named barrier `id`, waiting for its completion
+/// if `wait`. The hardware counts whole warps (a warp's arrival adds 32);
+/// counting threads is the same for converged warps, which `.aligned`
+/// requires, and `threads` must be whole warps.
+fn named_barrier(id: u32, threads: u32, wait: bool) {
     with_ctx(|ctx, b| {
-        let generation = b.bar_generation.get();
-        b.progress.set(b.progress.get() + 1);
-        let arrived = b.bar_arrived.get() + 1;
-        if arrived == b.dims.block {
-            b.bar_arrived.set(0);
-            b.bar_generation.set(generation + 1);
-        } else {
-            b.bar_arrived.set(arrived);
-            while b.bar_generation.get() == generation {
-                suspend(ctx, Wait::Barrier);
+        if id >= NAMED_BARRIERS {
+            invalid("a named barrier id above 15");
+        }
+        if threads == 0 || !threads.is_multiple_of(32) || threads > b.dims.block {
+            invalid("a named barrier's thread count is not a multiple of 32 in 32..=block size");
+        }
+        b.progressed();
+        let arrival = b
+            .named
+            .arrive(id, threads)
+            .unwrap_or_else(|what| invalid(what));
+        if let (Arrival::Waiting(generation), true) = (arrival, wait) {
+            let why = if id == 0 {
+                Wait::Barrier
+            } else {
+                Wait::NamedBarrier
+            };
+            while b.named.generation(id) == generation {
+                suspend(ctx, why);
             }
         }
     })
@@ -227,7 +438,7 @@ pub(crate) fn warp_exchange<T: Copy>(value: T) -> [T; 32] {
         // SAFETY: fibers of a block never run concurrently, each lane writes
         // only its own slot, and `T` fits in a slot (checked above).
         unsafe { ptr::write_unaligned((*bank)[lane].as_mut_ptr() as *mut T, value) };
-        b.progress.set(b.progress.get() + 1);
+        b.progressed();
         let arrived = warp.arrived.get() + 1;
         if arrived == 32 {
             warp.arrived.set(0);
@@ -323,8 +534,7 @@ fn run_block<F: Fn() + Sync>(
         idx,
         dims,
         smem: smem.fresh(),
-        bar_arrived: Cell::new(0),
-        bar_generation: Cell::new(0),
+        named: Default::default(),
         progress: Cell::new(0),
         warps: (0..dims.block / 32)
             .map(|_| Warp {
@@ -338,6 +548,10 @@ fn run_block<F: Fn() + Sync>(
             .collect(),
         wgmma_reads: Default::default(),
         copy_race: Cell::new(None),
+        mbarriers: Default::default(),
+        bulk_loads: Default::default(),
+        regs: RegisterPool::new(dims.block),
+        fault: RefCell::new(None),
     };
     let ctxs: Vec<ThreadCtx> = (0..dims.block)
         .map(|tid| ThreadCtx {
@@ -347,6 +561,7 @@ fn run_block<F: Fn() + Sync>(
             wait: Cell::new(Wait::None),
             cp_async: UnsafeCell::new(Default::default()),
             wgmma: UnsafeCell::new(Default::default()),
+            bulk_stores: UnsafeCell::new(Default::default()),
         })
         .collect();
     let mut fibers: Vec<Option<Coroutine<(), (), (), DefaultStack>>> = ctxs
@@ -367,18 +582,33 @@ fn run_block<F: Fn() + Sync>(
 
     let mut live = fibers.len();
     let mut result = Ok(());
-    while live > 0 {
+    'passes: while live > 0 {
         let before = block.progress.get();
         for (ctx, slot) in ctxs.iter().zip(fibers.iter_mut()) {
             let Some(fiber) = slot else { continue };
             CURRENT.with(|c| c.set(ctx));
             let r = fiber.resume(());
             CURRENT.with(|c| c.set(ptr::null()));
+            if let Some(fault) = block.fault.borrow_mut().take() {
+                result = Err(fault);
+                break 'passes;
+            }
             if let CoroutineResult::Return(()) = r {
-                // SAFETY: the fiber that owned the queue has finished.
-                let in_flight = unsafe { !(*ctx.wgmma.get()).is_empty() };
-                if in_flight && result.is_ok() {
+                // SAFETY: the fiber that owned the queues has finished.
+                let (wgmma_in_flight, stores_in_flight) = unsafe {
+                    (
+                        !(*ctx.wgmma.get()).is_empty(),
+                        !(*ctx.bulk_stores.get()).is_empty(),
+                    )
+                };
+                if wgmma_in_flight && result.is_ok() {
                     result = Err(EmuError::WgmmaInFlight {
+                        block: idx,
+                        thread: ctx.tid,
+                    });
+                }
+                if stores_in_flight && result.is_ok() {
+                    result = Err(EmuError::BulkStoreInFlight {
                         block: idx,
                         thread: ctx.tid,
                     });
@@ -397,11 +627,23 @@ fn run_block<F: Fn() + Sync>(
                     .filter(|(c, f)| f.is_some() && c.wait.get() == w)
                     .count() as u32
             };
-            result = Err(EmuError::Deadlock {
-                block: idx,
-                at_barrier: count(Wait::Barrier),
-                at_warp_sync: count(Wait::Warp),
-                exited: dims.block - live as u32,
+            result = Err(match block.regs.starved() {
+                Some((warpgroup, requested)) => EmuError::RegisterBudget {
+                    block: idx,
+                    warpgroup,
+                    held: block.regs.held(warpgroup),
+                    requested,
+                    free: block.regs.free(),
+                },
+                None => EmuError::Deadlock {
+                    block: idx,
+                    at_barrier: count(Wait::Barrier),
+                    at_named_barrier: count(Wait::NamedBarrier),
+                    at_warp_sync: count(Wait::Warp),
+                    at_mbarrier: count(Wait::MBarrier),
+                    at_setmaxnreg: count(Wait::Registers),
+                    exited: dims.block - live as u32,
+                },
             });
             break;
         }

@@ -8,6 +8,7 @@
 
 use super::async_state::PendingCopy;
 use super::convert::{bf16_to_f32, f16_to_f32};
+use super::read_guard::check_landed;
 use super::sched::{warp_exchange, with_ctx};
 
 /// `shfl.sync.bfly.b32` with a full mask.
@@ -107,6 +108,7 @@ pub(crate) fn shared_opaque(a: SharedAddr) -> SharedAddr {
 /// # Safety
 /// Every address a participating lane gives must point at 16 readable bytes.
 pub(crate) unsafe fn ldmatrix<const N: usize>(row_addr: SharedAddr, trans: bool) -> [u32; N] {
+    check_landed(row_addr as usize, row_addr as usize + 16);
     let lane = with_ctx(|c, _| c.tid % 32) as usize;
     let addrs = warp_exchange(row_addr as usize);
     let (g, t) = (lane / 4, lane % 4);

@@ -16,6 +16,7 @@
 
 use std::boxed::Box;
 
+use super::read_guard::{any_landing, check_landed};
 use super::sched::{dyn_smem, warp_exchange, with_ctx};
 use super::warp::{MmaType, half};
 
@@ -118,6 +119,10 @@ pub(crate) unsafe fn wgmma_ss<const N8: usize>(
     a: [u64; 4],
     b: [u64; 4],
 ) {
+    if any_landing() {
+        check_spans(&spans_of(&a, |o| o.k_major_span(64)));
+        check_spans(&spans_of(&b, |o| o.k_major_span(8 * N8)));
+    }
     let (w, _, _) = position();
     let (a, b) = (a.map(Operand::decode), b.map(Operand::decode));
     accumulate(
@@ -148,6 +153,9 @@ fn rs_accumulate<const N8: usize>(
     frags: &[[[u32; 4]; 4]; 32],
     b: [u64; 4],
 ) {
+    if any_landing() {
+        check_spans(&spans_of(&b, |o| o.mn_major_span(8 * N8)));
+    }
     let b = b.map(Operand::decode);
     // Element (row, k) of step s from the mma.m16n8k16 A layout: register r of
     // lane 4g + t holds row g + 8(r&1), columns 2t + 8(r>>1) + {0,1}.
@@ -166,6 +174,7 @@ fn register_reads(spans: &[(usize, usize)]) -> Option<u64> {
         if c.tid % 128 != 0 {
             return None;
         }
+        check_spans(spans);
         if let Some(offset) = b.wgmma_reads.copy_into(spans, b.smem_base() as usize)
             && b.copy_race.get().is_none()
         {
@@ -173,6 +182,13 @@ fn register_reads(spans: &[(usize, usize)]) -> Option<u64> {
         }
         Some(b.wgmma_reads.add(spans))
     })
+}
+
+/// Fails the launch if an operand span meets a TMA load still landing.
+fn check_spans(spans: &[(usize, usize)]) {
+    for &(lo, hi) in spans {
+        check_landed(lo, hi);
+    }
 }
 
 fn unregister_reads(id: Option<u64>) {
