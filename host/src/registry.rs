@@ -107,7 +107,7 @@ impl Registry {
     /// The variant used when no tuning result is available.
     ///
     /// Rule (documented in README): the fastest family present that runs on
-    /// a device of compute capability `cc` (v2 over v3 over v1 over v0; `None`: the
+    /// a device of compute capability `cc` (v4 over v2 over v3 over v1 over v0; `None`: the
     /// emulator, which runs them all);
     /// within it, the largest `block_m` whose query tiles still give at least
     /// one block per SM-sized wave (`sm_count` blocks), then the largest
@@ -123,7 +123,7 @@ impl Registry {
             self.candidates(problem, Some(f))
                 .filter(move |v| v.runs_on(cc))
         };
-        let family = [Family::V2, Family::V3, Family::V1, Family::V0]
+        let family = [Family::V4, Family::V2, Family::V3, Family::V1, Family::V0]
             .into_iter()
             .find(|&f| runnable(f).next().is_some())?;
         let blocks = |v: &Variant| {

@@ -76,4 +76,4 @@ def test_the_heuristic_chooses_on_the_emulator(rng):
     q, k, v = inputs(rng, 1, 16, 16, 2, 2, 128)
     choice = tileattn.variant_for(q, k, v, causal=True, dtype="bf16")
     assert choice.rule == "default heuristic: not tuned for this shape"
-    assert choice.variant.startswith("attn_fwd_v2_d128_bf16_") and choice.variant.endswith("_causal")
+    assert choice.variant.startswith("attn_fwd_v4_d128_bf16_") and choice.variant.endswith("_causal")
