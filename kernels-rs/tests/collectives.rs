@@ -32,6 +32,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+mod common;
+use common::Failures;
 use tileattn_kernels::prims::emu::{EmuError, LaunchDims, launch};
 use tileattn_kernels::prims::{
     Shared, block_idx, cp_async_16, cp_async_commit, cp_async_wait, dyn_smem, lane_id, ldmatrix,
@@ -77,28 +79,6 @@ impl<T> PerThread<T> {
 /// Global thread id of the calling emulated thread (1-D grid).
 fn global_tid(block_threads: u32) -> usize {
     (block_idx()[0] * block_threads + thread_idx()) as usize
-}
-
-/// Failures found inside a kernel, checked after the launch (a panic inside an
-/// emulated thread would only say which assertion failed, not for which lane).
-#[derive(Default)]
-struct Failures(Mutex<Vec<String>>);
-
-impl Failures {
-    fn check(&self, ok: bool, what: impl FnOnce() -> String) {
-        if !ok {
-            self.0.lock().unwrap().push(what());
-        }
-    }
-    fn assert_none(self, test: &str) {
-        let f = self.0.into_inner().unwrap();
-        assert!(
-            f.is_empty(),
-            "{test}: {} failures, first ones:\n{}",
-            f.len(),
-            f.iter().take(12).cloned().collect::<Vec<_>>().join("\n")
-        );
-    }
 }
 
 /// SplitMix64: a small deterministic generator (no dev-dependency needed).

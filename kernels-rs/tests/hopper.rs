@@ -33,6 +33,8 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
+mod common;
+use common::Failures;
 use tileattn_kernels::prims::emu::{EmuError, LaunchDims, launch};
 use tileattn_kernels::prims::{
     MBarrier, Shared, Swizzle, TensorMap, TensorMapDesc, WgmmaDesc, bulk_commit, bulk_wait_read,
@@ -87,27 +89,6 @@ fn read_u32(offset: usize) -> u32 {
 fn write_u32(offset: usize, v: u32) {
     // SAFETY: as above.
     unsafe { (smem(offset) as *mut u32).write_volatile(v) }
-}
-
-/// Failures found inside a kernel, checked after the launch.
-#[derive(Default)]
-struct Failures(Mutex<Vec<String>>);
-
-impl Failures {
-    fn check(&self, ok: bool, what: impl FnOnce() -> String) {
-        if !ok {
-            self.0.lock().unwrap().push(what());
-        }
-    }
-    fn assert_none(self, test: &str) {
-        let f = self.0.into_inner().unwrap();
-        assert!(
-            f.is_empty(),
-            "{test}: {} failures, first ones:\n{}",
-            f.len(),
-            f.iter().take(12).cloned().collect::<Vec<_>>().join("\n")
-        );
-    }
 }
 
 /// Runs a launch on its own thread and fails the test instead of hanging.
