@@ -15,7 +15,7 @@ use tileattn::host::device::Device;
 use tileattn::host::dispatch::{self, Pick, Rule};
 use tileattn::host::problem::Problem;
 use tileattn::host::registry::Variant;
-use tileattn::host::{Result, inputs, tune_cache};
+use tileattn::host::{Result, tune_cache};
 use tileattn::kernels::DType;
 
 use crate::errors::guarded;
@@ -114,14 +114,7 @@ pub fn variant_for(
     variant: Option<String>,
 ) -> PyResult<(&'static str, &'static str, Vec<String>)> {
     guarded(|| {
-        let p = inputs::problem(
-            shapes::shape("q", q)?,
-            shapes::shape("k", k)?,
-            shapes::shape("v", v)?,
-            shapes::dtype(&dtype)?,
-            causal,
-            None,
-        )?;
+        let p = shapes::problem([q, k, v], shapes::dtype(&dtype)?, causal, None)?;
         let chosen = match device {
             Some(ordinal) => on_gpu(&*devices::open(ordinal)?, ordinal, &p, variant.as_deref())?,
             None => on_emulator(&p, variant.as_deref())?,

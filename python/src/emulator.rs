@@ -33,14 +33,7 @@ pub fn attention_cpu<'py>(
     let (o, lse) = py.detach(|| {
         guarded(|| {
             let dtype = shapes::dtype(&dtype)?;
-            let p = inputs::problem(
-                shapes::shape("q", q.1)?,
-                shapes::shape("k", k.1)?,
-                shapes::shape("v", v.1)?,
-                dtype,
-                causal,
-                scale,
-            )?;
+            let p = shapes::problem([q.1, k.1, v.1], dtype, causal, scale)?;
             let [qt, kt, vt] =
                 inputs::tensors(&p, &f32s("q", &q.0)?, &f32s("k", &k.0)?, &f32s("v", &v.0)?)?;
             let pick = choice::on_emulator(&p, variant.as_deref())?;

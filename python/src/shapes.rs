@@ -1,7 +1,9 @@
 //! Shapes, strides and dtypes as the Python half passes them: Python ints,
 //! checked into what the host library takes.
 
+use tileattn::host::inputs;
 use tileattn::host::launch::TensorDesc;
+use tileattn::host::problem::Problem;
 use tileattn::host::{Error, Result};
 use tileattn::kernels::{DType, Strides};
 
@@ -16,6 +18,24 @@ pub fn shape(name: &str, dims: [u64; 4]) -> Result<[u32; 4]> {
         })?;
     }
     Ok(out)
+}
+
+/// The problem of Q, K and V of these shapes (Python ints), checked as the
+/// CLI checks it.
+pub fn problem(
+    [q, k, v]: [[u64; 4]; 3],
+    dtype: DType,
+    causal: bool,
+    scale: Option<f32>,
+) -> Result<Problem> {
+    inputs::problem(
+        shape("q", q)?,
+        shape("k", k)?,
+        shape("v", v)?,
+        dtype,
+        causal,
+        scale,
+    )
 }
 
 /// The compute dtype named `name` (`f16`, `bf16`).

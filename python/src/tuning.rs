@@ -6,11 +6,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use pyo3::prelude::*;
+use tileattn::host::Error;
 use tileattn::host::output::FilePlan;
 use tileattn::host::timing::{Timer, TimingConfig};
 use tileattn::host::tune::TuneConfig;
 use tileattn::host::tune_cache::{self, BuildIdentity, Strategy, TuneCache};
-use tileattn::host::{Error, inputs};
 
 use crate::errors::guarded;
 use crate::{choice, devices, shapes};
@@ -37,14 +37,7 @@ pub fn tune(
     // Tuning takes seconds to minutes: let other Python threads run meanwhile.
     let result = py.detach(|| {
         guarded(|| {
-            let p = inputs::problem(
-                shapes::shape("q", q)?,
-                shapes::shape("k", k)?,
-                shapes::shape("v", v)?,
-                shapes::dtype(&dtype)?,
-                causal,
-                None,
-            )?;
+            let p = shapes::problem([q, k, v], shapes::dtype(&dtype)?, causal, None)?;
             let strategy = match strategy.as_str() {
                 "exhaustive" => Strategy::Exhaustive,
                 "halving" => Strategy::Halving,
